@@ -1,0 +1,72 @@
+import { Hono } from 'hono'
+import type { AppDeps } from './deps.ts'
+import type { AppEnv } from './env.ts'
+import { healthRoutes } from './features/health/index.ts'
+import { meRoutes } from './features/me/index.ts'
+import { accessLog } from './middleware/access-log/index.ts'
+import { auth } from './middleware/auth/index.ts'
+import { bodyLimit } from './middleware/body-limit/index.ts'
+import { cors } from './middleware/cors/index.ts'
+import { metrics } from './middleware/metrics/index.ts'
+import { rateLimit } from './middleware/rate-limit/index.ts'
+import { notFound, recovery } from './middleware/recovery/index.ts'
+import { requestId } from './middleware/request-id/index.ts'
+import { responseHeaders } from './middleware/response-headers/index.ts'
+import { securityHeaders } from './middleware/security-headers/index.ts'
+import { timeout } from './middleware/timeout/index.ts'
+import { tracing } from './middleware/tracing/index.ts'
+
+/** Probes and metrics: never rate limited, never authenticated. */
+export const PUBLIC_PATHS = ['/health', '/ready', '/live', '/metrics']
+
+/** Routes that stream; they carry their own idle and total budgets instead of the request timeout. */
+const STREAMING = /\/(stream|events)$|^\/ws$/
+
+/** Builds the whole runtime-neutral app from injected dependencies. */
+export function createApp(deps: AppDeps) {
+  const { config, logger } = deps
+  const server = config.server
+  const app = new Hono<AppEnv>()
+
+  // Recovery is `onError`/`notFound` below: Hono routes every throw and rejection there.
+  app.use(responseHeaders())
+  app.use(requestId())
+  app.use(accessLog({ logger }))
+  const prometheus = metrics({ registry: deps.metrics })
+  if (server.metrics.enabled) app.use(prometheus.middleware)
+  app.use(tracing({ tracer: deps.tracer }))
+  app.use(securityHeaders(server.security))
+  if (server.cors.enabled) app.use(cors(server.cors))
+  if (server.rate_limit.enabled) {
+    app.use(
+      rateLimit({
+        store: deps.rateLimitStore,
+        clock: deps.clock,
+        client: { capacity: server.rate_limit.burst, refillPerSecond: server.rate_limit.requests_per_minute / 60 },
+        global: { capacity: server.rate_limit.global_burst, refillPerSecond: server.rate_limit.global_requests_per_second },
+        authenticator: deps.authenticator,
+        peerAddress: deps.peerAddress,
+        trustedProxies: server.trusted_proxies,
+        exemptPaths: [...PUBLIC_PATHS, server.metrics.path],
+      }),
+    )
+  }
+  app.use('/api/*', bodyLimit({ maxBytes: server.max_request_body_size }))
+  app.use('/api/*', timeout({ ms: server.request_timeout, exempt: (path) => STREAMING.test(path) }))
+  app.use('/api/*', auth({ authenticator: deps.authenticator }))
+
+  app.route('/', healthRoutes({ checks: deps.health, lifecycle: deps.lifecycle, clock: deps.clock, version: deps.version, service: 'assistant-server' }))
+  // With a dedicated metrics port the entrypoint serves /metrics there instead.
+  if (server.metrics.enabled && server.metrics.port === 0) app.get(server.metrics.path, prometheus.handler)
+
+  const api = new Hono<AppEnv>().route('/', meRoutes())
+  app.route('/api/v1', api)
+
+  if (deps.serveStatic) app.use('/*', deps.serveStatic)
+
+  app.onError(recovery({ logger }))
+  app.notFound(notFound(app))
+  return app
+}
+
+export type App = ReturnType<typeof createApp>

@@ -1,0 +1,57 @@
+import type { Tracer } from '@opentelemetry/api'
+import { trace } from '@opentelemetry/api'
+import type { Context, MiddlewareHandler } from 'hono'
+import type { UpgradeWebSocket } from 'hono/ws'
+import type { Logger } from 'pino'
+import { Registry } from 'prom-client'
+import type { Config } from './config/index.ts'
+import type { AppEnv } from './env.ts'
+import { HealthChecks, Lifecycle } from './features/health/index.ts'
+import { Authenticator } from './middleware/auth/authenticator.ts'
+import { MemoryBucketStore, type BucketStore } from './middleware/rate-limit/bucket-store.ts'
+
+export interface Clock {
+  now(): number
+}
+
+export const systemClock: Clock = { now: () => Date.now() }
+
+/** Everything the app needs from the outside world. Entrypoints and tests build it; the app owns none of it. */
+export interface AppDeps {
+  config: Config
+  logger: Logger
+  /** Prometheus registry the metrics middleware and `/metrics` use. */
+  metrics: Registry
+  tracer: Tracer
+  clock: Clock
+  health: HealthChecks
+  lifecycle: Lifecycle
+  authenticator: Authenticator
+  rateLimitStore: BucketStore
+  /** The socket peer address, from the runtime's `getConnInfo`. */
+  peerAddress: (c: Context<AppEnv>) => string | undefined
+  /** The runtime's static file middleware for `public/`, if it serves files itself. */
+  serveStatic?: MiddlewareHandler<AppEnv>
+  /** The runtime's WebSocket upgrade helper. */
+  upgradeWebSocket?: UpgradeWebSocket<any>
+  version: string
+}
+
+export type RuntimeDeps = Pick<AppDeps, 'config' | 'logger'> & Partial<Omit<AppDeps, 'config' | 'logger'>>
+
+/** Fills what the runtime did not supply with runtime-neutral defaults. */
+export function buildDeps(runtime: RuntimeDeps): AppDeps {
+  const clock = runtime.clock ?? systemClock
+  return {
+    metrics: new Registry(),
+    tracer: trace.getTracer('assistant-server'),
+    health: new HealthChecks({ clock }),
+    lifecycle: new Lifecycle(),
+    authenticator: new Authenticator(runtime.config.auth),
+    rateLimitStore: new MemoryBucketStore({ clock }),
+    peerAddress: () => undefined,
+    version: '0.1.0',
+    ...runtime,
+    clock,
+  }
+}

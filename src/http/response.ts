@@ -1,0 +1,45 @@
+import type { Context } from 'hono'
+import type { AppEnv } from '../env.ts'
+
+/**
+ * Middleware add their response headers to `c.var.responseHeaders`, a plain object, instead of
+ * `c.header()`: a Response built with plain headers stays on @hono/node-server's fast path, while a
+ * `Headers` instance forces the slow one. `send()` builds such a Response; anything else (static
+ * files, streams, Hono built-ins) gets the headers copied on by `applyResponseHeaders()`.
+ */
+const carriesHeaders = new WeakSet<Response>()
+
+export function send(
+  c: Context<AppEnv>,
+  body: string | null,
+  status: number,
+  contentType: string | null,
+  extra?: Record<string, string>,
+): Response {
+  const headers: Record<string, string> = { ...c.var.responseHeaders, ...extra }
+  if (contentType) headers['content-type'] = contentType
+  const res = new Response(body, { status, headers })
+  carriesHeaders.add(res)
+  return res
+}
+
+/** A JSON response carrying the middleware headers. */
+export function json(c: Context<AppEnv>, data: unknown, status = 200, extra?: Record<string, string>): Response {
+  return send(c, JSON.stringify(data), status, 'application/json', extra)
+}
+
+/** A bodiless response (204, 304, 202 without body) carrying the middleware headers. */
+export function empty(c: Context<AppEnv>, status: number, extra?: Record<string, string>): Response {
+  return send(c, null, status, null, extra)
+}
+
+/** Copies the gathered headers onto a response that was not built by `send()`. Headers already set win. */
+export function applyResponseHeaders(res: Response, headers: Record<string, string>): void {
+  if (carriesHeaders.has(res) || res.status === 101) return
+  try {
+    const target = res.headers
+    for (const name in headers) if (!target.has(name)) target.set(name, headers[name])
+  } catch {
+    // Immutable headers (Deno's WebSocket upgrade, a fetched Response): leave them as they are.
+  }
+}

@@ -1,0 +1,17 @@
+import type { AppDeps } from './deps.ts'
+
+/**
+ * What every entrypoint says once at start: a generated development key when none is configured
+ * (never silently open), and an explicit warning when authentication is off.
+ */
+export async function announce(deps: AppDeps): Promise<void> {
+  const { authenticator, logger } = deps
+  if (authenticator.mode === 'none') {
+    logger.warn('authentication is OFF (auth.mode: none): every client can read and change all data')
+    return
+  }
+  if (authenticator.keyCount === 0) {
+    const key = await authenticator.generateKey('dev')
+    logger.warn(`no API keys configured: generated a development key for this run (user "dev"): ${key} (set API_KEYS to choose your own)`)
+  }
+}
