@@ -43,6 +43,9 @@ export const serverSchema = z.strictObject({
     exposed_headers: z.array(z.string().min(1)),
     allow_credentials: z.boolean(),
     max_age: duration,
+  }).refine((cors) => !(cors.allow_credentials && cors.allowed_origins.includes('*')), {
+    message: "'*' cannot be combined with allow_credentials: list the origins explicitly",
+    path: ['allowed_origins'],
   }),
   websocket: z.strictObject({
     enabled: z.boolean(),

@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { Hono } from 'hono'
+import { AUTH, KEYS, memoryLogger, testApp } from '../../../test/helpers/app.ts'
+import { createApp } from '../../app.ts'
+import { loadConfig, sha256Hex } from '../../config/index.ts'
+import { buildDeps } from '../../deps.ts'
+import type { AppEnv } from '../../env.ts'
+import { json } from '../../http/response.ts'
+import { recovery } from '../recovery/index.ts'
+import { requestId } from '../request-id/index.ts'
+import { responseHeaders } from '../response-headers/index.ts'
+import { Authenticator, auth, bearerToken } from './index.ts'
+
+async function assertUnauthorized(res: Response, detail: RegExp) {
+  assert.equal(res.status, 401)
+  assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer( |$)/)
+  assert.equal(res.headers.get('content-type'), 'application/problem+json')
+  const body = await res.json()
+  assert.equal(body.status, 401)
+  assert.match(body.detail, detail)
+  assert.equal(body.request_id, res.headers.get('x-request-id'))
+}
+
+describe('auth', () => {
+  it('answers a missing key with 401, WWW-Authenticate: Bearer and a problem body', async () => {
+    const { app } = await testApp()
+    await assertUnauthorized(await app.request('/api/v1/me'), /Authorization: Bearer/)
+  })
+
+  it('answers a wrong or malformed key with 401', async () => {
+    const { app } = await testApp()
+    for (const authorization of [
+      `Bearer ${KEYS.alice}x`,
+      `Bearer ${KEYS.alice.slice(0, -1)}`,
+      `Basic ${btoa('alice:pw')}`,
+      KEYS.alice,
+      'Bearer',
+      `Bearer ${'a'.repeat(600)}`,
+    ]) {
+      await assertUnauthorized(await app.request('/api/v1/me', { headers: { authorization } }), /not valid|Bearer/)
+    }
+  })
+
+  it('takes keys from API_KEYS and puts the principal on c.var.user', async () => {
+    const { app } = await testApp()
+    const alice = await app.request('/api/v1/me', { headers: AUTH.alice })
+    assert.deepEqual(await alice.json(), { id: 'alice' })
+    const bob = await app.request('/api/v1/me', { headers: { authorization: `bearer   ${KEYS.bob}` } })
+    assert.deepEqual(await bob.json(), { id: 'bob' })
+  })
+
+  it('accepts keys configured in YAML as SHA-256 digests', async () => {
+    const key = 'carol-yaml-key-0123456789'
+    const yaml = `auth:\n  api_keys:\n    - user: carol\n      sha256: ${await sha256Hex(key)}\n`
+    const config = await loadConfig({ yaml: { text: yaml, source: 'test.yaml' } })
+    const app = createApp(buildDeps({ config, logger: memoryLogger().logger }))
+    const res = await app.request('/api/v1/me', { headers: { authorization: `Bearer ${key}` } })
+    assert.deepEqual(await res.json(), { id: 'carol' })
+    assert.equal((await app.request('/api/v1/me', { headers: AUTH.alice })).status, 401)
+  })
+
+  it('is never open when no key is configured', async () => {
+    const { app } = await testApp({ env: { API_KEYS: '' } })
+    assert.equal((await app.request('/api/v1/me', { headers: AUTH.alice })).status, 401)
+    assert.equal((await app.request('/api/v1/me', { headers: { authorization: 'Bearer ' } })).status, 401)
+  })
+
+  it('leaves the public paths open', async () => {
+    const { app } = await testApp()
+    for (const path of ['/health', '/ready', '/live', '/metrics']) {
+      assert.equal((await app.request(path)).status, 200, path)
+    }
+  })
+
+  it('is off only with an explicit auth.mode none, and the principal is then anonymous', async () => {
+    const { app } = await testApp({ env: { AUTH_MODE: 'none', API_KEYS: '' } })
+    const res = await app.request('/api/v1/me')
+    assert.equal(res.status, 200)
+    assert.deepEqual(await res.json(), { id: 'anonymous' })
+    const { config } = await testApp({ env: { API_KEYS: '' } })
+    assert.equal(config.auth.mode, 'api_key')
+  })
+
+  it('accepts ?token= only when allowQueryToken is set', async () => {
+    const authenticator = new Authenticator({ mode: 'api_key', api_keys: [{ user: 'alice', sha256: await sha256Hex(KEYS.alice) }] })
+    const build = (allowQueryToken: boolean) => {
+      const app = new Hono<AppEnv>()
+      app.use(responseHeaders(), requestId(), auth({ authenticator, allowQueryToken }))
+      app.get('/ws', (c) => json(c, { id: c.var.user.id }))
+      app.onError(recovery({ logger: memoryLogger().logger }))
+      return app
+    }
+    assert.equal((await build(false).request(`/ws?token=${KEYS.alice}`)).status, 401)
+    const ok = await build(true).request(`/ws?token=${KEYS.alice}`)
+    assert.deepEqual(await ok.json(), { id: 'alice' })
+    assert.equal((await build(true).request('/ws?token=nope-nope-nope-nope')).status, 401)
+  })
+})
+
+describe('bearerToken', () => {
+  it('extracts the token of a Bearer header and nothing else', () => {
+    assert.equal(bearerToken('Bearer abc.DEF_~+/=-'), 'abc.DEF_~+/=-')
+    assert.equal(bearerToken('bearer\tabc'), 'abc')
+    assert.equal(bearerToken('Bearer a b'), null)
+    assert.equal(bearerToken('Token abc'), null)
+    assert.equal(bearerToken(null), null)
+  })
+})

@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { Hono } from 'hono'
+import { z } from 'zod'
+import { AUTH, memoryLogger, testApp } from '../../../test/helpers/app.ts'
+import type { AppEnv } from '../../env.ts'
+import { json } from '../../http/response.ts'
+import { notFound, recovery } from '../recovery/index.ts'
+import { requestId } from '../request-id/index.ts'
+import { responseHeaders } from '../response-headers/index.ts'
+import { validate } from '../validation/index.ts'
+import { bodyLimit } from './index.ts'
+
+const LIMIT = 64
+
+function limitedApp() {
+  const app = new Hono<AppEnv>()
+  app.use(responseHeaders(), requestId(), bodyLimit({ maxBytes: LIMIT }))
+  app.post('/json', async (c) => json(c, { got: await c.req.json() }))
+  app.post('/text', async (c) => json(c, { length: (await c.req.text()).length }))
+  app.post('/validated', validate('json', z.object({ name: z.string() })), (c) => json(c, c.req.valid('json')))
+  app.post('/ignores-body', (c) => json(c, { ok: true }))
+  app.get('/get', (c) => json(c, { ok: true }))
+  app.onError(recovery({ logger: memoryLogger().logger }))
+  app.notFound(notFound(app))
+  return app
+}
+
+/** A stream of `chunks` chunks of `size` bytes; `pulled` counts the bytes handed out. */
+function chunkedBody(chunks: number, size: number, fill = 0x61) {
+  const state = { pulled: 0, sent: 0 }
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (state.sent === chunks) return controller.close()
+      state.sent++
+      state.pulled += size
+      controller.enqueue(new Uint8Array(size).fill(fill))
+    },
+  }, { highWaterMark: 0 })
+  return { stream, state }
+}
+
+/** A Request that counts reads of `.body`, to prove the middleware leaves it alone. */
+class BodySpy extends Request {
+  static reads = 0
+  override get body() {
+    BodySpy.reads++
+    return super.body
+  }
+}
+
+async function assertTooLarge(res: Response) {
+  assert.equal(res.status, 413)
+  assert.equal(res.headers.get('content-type'), 'application/problem+json')
+  const body = await res.json()
+  assert.equal(body.status, 413)
+  assert.match(body.detail, /64 bytes/)
+  assert.equal(body.request_id, res.headers.get('x-request-id'))
+}
+
+describe('bodyLimit', () => {
+  it('refuses a Content-Length over the limit without reading the body', async () => {
+    const { stream, state } = chunkedBody(10, 32)
+    const res = await limitedApp().request('/json', {
+      method: 'POST',
+      body: stream,
+      headers: { 'content-length': '320', 'content-type': 'application/json' },
+      duplex: 'half',
+    } as RequestInit)
+    await assertTooLarge(res)
+    assert.equal(state.pulled, 0)
+  })
+
+  it('refuses a chunked body without Content-Length once it crosses the limit, reading no further', async () => {
+    const { stream, state } = chunkedBody(1000, 16)
+    const res = await limitedApp().request('/text', { method: 'POST', body: stream, duplex: 'half' } as RequestInit)
+    await assertTooLarge(res)
+    // The stream machinery may pull a chunk or two ahead, never the whole body.
+    assert.ok(state.pulled <= LIMIT + 2 * 16, `read ${state.pulled} bytes`)
+  })
+
+  it('answers 413, not the validator 400, when JSON validation is what hits the limit', async () => {
+    const big = JSON.stringify({ name: 'x'.repeat(200) })
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(big))
+        controller.close()
+      },
+    })
+    const res = await limitedApp().request('/validated', {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json' },
+      duplex: 'half',
+    } as RequestInit)
+    await assertTooLarge(res)
+  })
+
+  it('lets bodies within the limit through, with and without Content-Length', async () => {
+    const app = limitedApp()
+    const text = JSON.stringify({ a: 'x'.repeat(40) })
+    const withLength = await app.request('/json', {
+      method: 'POST',
+      body: text,
+      headers: { 'content-length': String(text.length), 'content-type': 'application/json' },
+    })
+    assert.equal(withLength.status, 200)
+    assert.deepEqual(await withLength.json(), { got: { a: 'x'.repeat(40) } })
+
+    const { stream } = chunkedBody(4, 16)
+    const chunked = await app.request('/text', { method: 'POST', body: stream, duplex: 'half' } as RequestInit)
+    assert.equal(chunked.status, 200)
+    assert.deepEqual(await chunked.json(), { length: 64 })
+
+    const validated = await app.request('/validated', {
+      method: 'POST',
+      body: JSON.stringify({ name: 'ok' }),
+      headers: { 'content-type': 'application/json' },
+    })
+    assert.equal(validated.status, 200)
+    assert.deepEqual(await validated.json(), { name: 'ok' })
+  })
+
+  it('leaves an oversized body alone when the handler never reads it', async () => {
+    const { stream, state } = chunkedBody(100, 16)
+    const res = await limitedApp().request('/ignores-body', { method: 'POST', body: stream, duplex: 'half' } as RequestInit)
+    assert.equal(res.status, 200)
+    assert.ok(state.pulled < 100 * 16)
+  })
+
+  it('never touches the body of GET requests or of bodies with a Content-Length within the limit', async () => {
+    const app = limitedApp()
+    BodySpy.reads = 0
+    const get = await app.request(new BodySpy('http://localhost/get'))
+    assert.equal(get.status, 200)
+    const post = await app.request(
+      new BodySpy('http://localhost/ignores-body', { method: 'POST', body: '{}', headers: { 'content-length': '2' } }),
+    )
+    assert.equal(post.status, 200)
+    assert.equal(BodySpy.reads, 0)
+  })
+
+  it('is enforced by the whole app under /api with MAX_REQUEST_BODY_SIZE, before authentication', async () => {
+    const { app } = await testApp({ env: { MAX_REQUEST_BODY_SIZE: '64' } })
+    const res = await app.request('/api/v1/me', {
+      method: 'POST',
+      body: 'x'.repeat(65),
+      headers: { ...AUTH.alice, 'content-length': '65', 'x-request-id': 'too-big-1' },
+    })
+    await assertTooLarge(res)
+    assert.equal(res.headers.get('x-request-id'), 'too-big-1')
+  })
+})
