@@ -1,0 +1,2 @@
+export { EventBus, type EventBusOptions, type Listener, type Unsubscribe } from './bus.ts'
+export { withMessageEvents, type PersistenceEvents } from './message-events.ts'
