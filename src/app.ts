@@ -3,6 +3,8 @@ import type { AppDeps } from './deps.ts'
 import type { AppEnv } from './env.ts'
 import { healthRoutes } from './features/health/index.ts'
 import { meRoutes } from './features/me/index.ts'
+import { conversationRoutes } from './features/conversations/index.ts'
+import { memoryRoutes } from './features/memory/index.ts'
 import { accessLog } from './middleware/access-log/index.ts'
 import { auth } from './middleware/auth/index.ts'
 import { bodyLimit } from './middleware/body-limit/index.ts'
@@ -59,7 +61,10 @@ export function createApp(deps: AppDeps) {
   // With a dedicated metrics port the entrypoint serves /metrics there instead.
   if (server.metrics.enabled && server.metrics.port === 0) app.get(server.metrics.path, prometheus.handler)
 
-  const api = new Hono<AppEnv>().route('/', meRoutes())
+  const api = new Hono<AppEnv>()
+    .route('/', meRoutes())
+    .route('/', conversationRoutes({ store: deps.stores.conversations }))
+    .route('/', memoryRoutes({ store: deps.stores.memory }))
   app.route('/api/v1', api)
 
   if (deps.serveStatic) app.use('/*', deps.serveStatic)

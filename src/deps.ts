@@ -9,6 +9,8 @@ import type { AppEnv } from './env.ts'
 import { HealthChecks, Lifecycle } from './features/health/index.ts'
 import { Authenticator } from './middleware/auth/authenticator.ts'
 import { MemoryBucketStore, type BucketStore } from './middleware/rate-limit/bucket-store.ts'
+import { createMemoryStores } from './storage/memory/index.ts'
+import type { Stores } from './storage/ports.ts'
 
 export interface Clock {
   now(): number
@@ -28,6 +30,8 @@ export interface AppDeps {
   lifecycle: Lifecycle
   authenticator: Authenticator
   rateLimitStore: BucketStore
+  /** Conversations and memory; the in-memory adapter unless the entrypoint opened MongoDB (`openStores`). */
+  stores: Stores
   /** The socket peer address, from the runtime's `getConnInfo`. */
   peerAddress: (c: Context<AppEnv>) => string | undefined
   /** The runtime's static file middleware for `public/`, if it serves files itself. */
@@ -42,16 +46,19 @@ export type RuntimeDeps = Pick<AppDeps, 'config' | 'logger'> & Partial<Omit<AppD
 /** Fills what the runtime did not supply with runtime-neutral defaults. */
 export function buildDeps(runtime: RuntimeDeps): AppDeps {
   const clock = runtime.clock ?? systemClock
-  return {
+  const deps: AppDeps = {
     metrics: new Registry(),
     tracer: trace.getTracer('assistant-server'),
     health: new HealthChecks({ clock }),
     lifecycle: new Lifecycle(),
     authenticator: new Authenticator(runtime.config.auth),
     rateLimitStore: new MemoryBucketStore({ clock }),
+    stores: runtime.stores ?? createMemoryStores({ clock }),
     peerAddress: () => undefined,
     version: '0.1.0',
     ...runtime,
     clock,
   }
+  if (deps.stores.health) deps.health.register(deps.stores.health)
+  return deps
 }

@@ -6,6 +6,9 @@ import type { AppDeps } from './deps.ts'
  */
 export async function announce(deps: AppDeps): Promise<void> {
   const { authenticator, logger } = deps
+  if (!deps.stores.persistent) {
+    logger.warn('conversations and memory are kept in process memory and are LOST on restart: set MONGODB_URI (and optionally MONGODB_DB) to store them in MongoDB')
+  }
   if (authenticator.mode === 'none') {
     logger.warn('authentication is OFF (auth.mode: none): every client can read and change all data')
     return

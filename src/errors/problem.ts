@@ -2,6 +2,7 @@ import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { AppEnv } from '../env.ts'
 import { send } from '../http/response.ts'
+import { IdTakenError, InvalidCursorError, StoreUnavailableError, VersionConflictError } from '../storage/ports.ts'
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
 
@@ -104,6 +105,17 @@ export function problemResponse(c: Context<AppEnv>, problem: HttpProblem): Respo
 /** Any thrown value as a problem. Unknown errors become a bare 500 whose detail never carries the message. */
 export function toProblem(error: unknown): HttpProblem {
   if (error instanceof HttpProblem) return error
+  // Storage errors: fail fast and say so; nothing was saved that the response does not report.
+  if (error instanceof StoreUnavailableError) {
+    return new HttpProblem(503, { detail: 'The data store is unavailable; retry later', headers: { 'retry-after': '5' }, cause: error })
+  }
+  if (error instanceof InvalidCursorError) {
+    return problems.badRequest('Invalid query string: cursor', [{ path: 'cursor', message: 'not a cursor returned by this listing' }])
+  }
+  if (error instanceof VersionConflictError) {
+    return new HttpProblem(412, { detail: 'The resource has changed; fetch it again for a fresh ETag', headers: { etag: `"v${error.current}"` } })
+  }
+  if (error instanceof IdTakenError) return problems.conflict('A resource with this id already exists')
   if (error instanceof HTTPException) {
     const headers: Record<string, string> = {}
     const fromResponse = error.res?.headers

@@ -1,0 +1,51 @@
+import { z } from 'zod'
+
+/** Size limits on what clients store; each breach is a 400 naming the field. */
+export const LIMITS = {
+  titleChars: 200,
+  metadataBytes: 16 * 1024,
+  metadataDepth: 5,
+  pageMax: 100,
+  pageDefault: 20,
+  messagesPageDefault: 50,
+}
+
+export const utf8Bytes = (text: string) => new TextEncoder().encode(text).length
+
+function depth(value: unknown): number {
+  if (value === null || typeof value !== 'object') return 0
+  const children = Array.isArray(value) ? value : Object.values(value)
+  return 1 + children.reduce<number>((deepest, child) => Math.max(deepest, depth(child)), 0)
+}
+
+/** A JSON object of at most 16 KiB (UTF-8) nesting at most 5 levels (the object itself is level 1). */
+export const metadataSchema = z.record(z.string(), z.unknown()).superRefine((value, ctx) => {
+  if (depth(value) > LIMITS.metadataDepth) {
+    ctx.addIssue({ code: 'custom', message: `nests deeper than ${LIMITS.metadataDepth} levels` })
+  } else if (utf8Bytes(JSON.stringify(value)) > LIMITS.metadataBytes) {
+    ctx.addIssue({ code: 'custom', message: `exceeds ${LIMITS.metadataBytes} bytes as JSON` })
+  }
+})
+
+/** `limit` 1–100 (default 20) and an opaque `cursor`, as query-string values. */
+export function pageQuery(defaultLimit = LIMITS.pageDefault) {
+  return {
+    limit: z.coerce.number().int().min(1).max(LIMITS.pageMax).default(defaultLimit),
+    cursor: z.string().min(1).max(1024).optional(),
+  }
+}
+
+export const conversationInput = z.strictObject({
+  title: z.string().trim().min(1).max(LIMITS.titleChars).nullable().optional(),
+  metadata: metadataSchema.optional(),
+})
+
+export const listQuery = z.object(pageQuery())
+
+export const showQuery = z.object({
+  messages_limit: z.coerce.number().int().min(1).max(LIMITS.pageMax).default(LIMITS.messagesPageDefault),
+  messages_cursor: z.string().min(1).max(1024).optional(),
+})
+
+/** Ids we generate are UUIDs; callers may choose AI SDK-style ids. Anything else cannot exist: a 404. */
+export const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/

@@ -1,0 +1,89 @@
+import type { Collection, Filter } from 'mongodb'
+import type { Clock } from '../../deps.ts'
+import { decodeMemoryCursor, encodeMemoryCursor } from '../cursor.ts'
+import type { MemoryItem, MemorySearch, MemoryStore, NewMemoryItem, Page, PageRequest } from '../ports.ts'
+import { queryTerms } from '../text.ts'
+import { toMemoryItem, type MemoryDocument } from './documents.ts'
+import { guarded, type Breaker } from './errors.ts'
+
+export interface MongoMemoryStoreOptions {
+  memory: Collection<MemoryDocument>
+  clock: Clock
+  ready: () => Promise<void>
+  breaker?: Breaker
+}
+
+/** Memory items in MongoDB, searched with `$text` and ranked by `textScore`. */
+export class MongoMemoryStore implements MemoryStore {
+  readonly #memory: Collection<MemoryDocument>
+  readonly #clock: Clock
+  readonly #ready: () => Promise<void>
+  readonly #breaker: Breaker | undefined
+
+  constructor(options: MongoMemoryStoreOptions) {
+    this.#memory = options.memory
+    this.#clock = options.clock
+    this.#ready = options.ready
+    this.#breaker = options.breaker
+  }
+
+  #run<T>(operation: () => Promise<T>): Promise<T> {
+    return guarded(async () => {
+      await this.#ready()
+      return operation()
+    }, this.#breaker)
+  }
+
+  async store(userId: string, input: NewMemoryItem): Promise<MemoryItem> {
+    return this.#run(async () => {
+      const doc: MemoryDocument = {
+        _id: crypto.randomUUID(),
+        user_id: userId,
+        content: input.content,
+        tags: [...new Set(input.tags ?? [])],
+        metadata_json: JSON.stringify(input.metadata ?? {}),
+        created_at: new Date(this.#clock.now()),
+      }
+      await this.#memory.insertOne(doc)
+      return toMemoryItem(doc)
+    })
+  }
+
+  async search(userId: string, search: MemorySearch): Promise<(MemoryItem & { score: number })[]> {
+    // Our own tokens, so a user's quotes and `-word` are never read as phrase or negation syntax.
+    const terms = queryTerms(search.query)
+    if (terms.length === 0) return []
+    return this.#run(async () => {
+      const filter: Filter<MemoryDocument> = { user_id: userId, $text: { $search: terms.join(' ') } }
+      if (search.tags?.length) filter.tags = { $all: search.tags }
+      const docs = await this.#memory
+        .find(filter, { projection: { score: { $meta: 'textScore' } } })
+        .sort({ score: { $meta: 'textScore' }, created_at: -1, _id: -1 })
+        .limit(search.limit)
+        .toArray()
+      return docs.map((doc) => ({ ...toMemoryItem(doc), score: (doc as MemoryDocument & { score: number }).score }))
+    })
+  }
+
+  async list(userId: string, page: PageRequest): Promise<Page<MemoryItem>> {
+    const after = page.cursor === undefined ? undefined : decodeMemoryCursor(page.cursor)
+    return this.#run(async () => {
+      const filter: Filter<MemoryDocument> = { user_id: userId }
+      if (after) {
+        const at = new Date(after.createdAt)
+        filter.$or = [{ created_at: { $lt: at } }, { created_at: at, _id: { $lt: after.id } }]
+      }
+      const docs = await this.#memory.find(filter).sort({ created_at: -1, _id: -1 }).limit(page.limit + 1).toArray()
+      const items = docs.slice(0, page.limit).map(toMemoryItem)
+      const last = items[items.length - 1]
+      return {
+        items,
+        nextCursor: docs.length > page.limit ? encodeMemoryCursor({ createdAt: last.createdAt, id: last.id }) : null,
+      }
+    })
+  }
+
+  async delete(userId: string, id: string): Promise<boolean> {
+    return this.#run(async () => (await this.#memory.deleteOne({ _id: id, user_id: userId })).deletedCount === 1)
+  }
+}
