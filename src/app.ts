@@ -5,6 +5,7 @@ import { healthRoutes } from './features/health/index.ts'
 import { meRoutes } from './features/me/index.ts'
 import { conversationRoutes } from './features/conversations/index.ts'
 import { memoryRoutes } from './features/memory/index.ts'
+import { toolRoutes } from './features/tools/index.ts'
 import { accessLog } from './middleware/access-log/index.ts'
 import { auth } from './middleware/auth/index.ts'
 import { bodyLimit } from './middleware/body-limit/index.ts'
@@ -65,6 +66,7 @@ export function createApp(deps: AppDeps) {
     .route('/', meRoutes())
     .route('/', conversationRoutes({ store: deps.stores.conversations }))
     .route('/', memoryRoutes({ store: deps.stores.memory }))
+    .route('/', toolRoutes(deps.tools))
   app.route('/api/v1', api)
 
   if (deps.serveStatic) app.use('/*', deps.serveStatic)

@@ -9,6 +9,9 @@ import type { AppEnv } from './env.ts'
 import { HealthChecks, Lifecycle } from './features/health/index.ts'
 import { Authenticator } from './middleware/auth/authenticator.ts'
 import { MemoryBucketStore, type BucketStore } from './middleware/rate-limit/bucket-store.ts'
+import { createToolRegistry, type ToolRegistry, type WorkspaceFs } from './features/tools/index.ts'
+import { createProvider } from './providers/index.ts'
+import type { ChatProvider } from './providers/ports.ts'
 import { createMemoryStores } from './storage/memory/index.ts'
 import type { Stores } from './storage/ports.ts'
 
@@ -32,6 +35,12 @@ export interface AppDeps {
   rateLimitStore: BucketStore
   /** Conversations and memory; the in-memory adapter unless the entrypoint opened MongoDB (`openStores`). */
   stores: Stores
+  /** The model: the built-in stand-in unless `ai.base_url` names an OpenAI-compatible endpoint. */
+  provider: ChatProvider
+  /** Tools offered at `/tools` and to the model during chat. */
+  tools: ToolRegistry
+  /** The runtime's filesystem for the workspace tools (Node, Bun, Deno); absent on Workers. */
+  workspaceFs?: WorkspaceFs
   /** The socket peer address, from the runtime's `getConnInfo`. */
   peerAddress: (c: Context<AppEnv>) => string | undefined
   /** The runtime's static file middleware for `public/`, if it serves files itself. */
@@ -46,6 +55,7 @@ export type RuntimeDeps = Pick<AppDeps, 'config' | 'logger'> & Partial<Omit<AppD
 /** Fills what the runtime did not supply with runtime-neutral defaults. */
 export function buildDeps(runtime: RuntimeDeps): AppDeps {
   const clock = runtime.clock ?? systemClock
+  const stores = runtime.stores ?? createMemoryStores({ clock })
   const deps: AppDeps = {
     metrics: new Registry(),
     tracer: trace.getTracer('assistant-server'),
@@ -53,12 +63,17 @@ export function buildDeps(runtime: RuntimeDeps): AppDeps {
     lifecycle: new Lifecycle(),
     authenticator: new Authenticator(runtime.config.auth),
     rateLimitStore: new MemoryBucketStore({ clock }),
-    stores: runtime.stores ?? createMemoryStores({ clock }),
+    stores,
+    provider: runtime.provider ?? createProvider(runtime.config.ai, { logger: runtime.logger }),
+    tools:
+      runtime.tools ??
+      createToolRegistry({ memory: stores.memory, config: runtime.config.tools, workspaceFs: runtime.workspaceFs, clock }),
     peerAddress: () => undefined,
     version: '0.1.0',
     ...runtime,
     clock,
   }
   if (deps.stores.health) deps.health.register(deps.stores.health)
+  if (deps.provider.health) deps.health.register(deps.provider.health)
   return deps
 }

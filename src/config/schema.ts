@@ -105,6 +105,9 @@ export const configSchema = z
       idle_timeout: duration,
       max_retries: nonNegativeInt.max(10),
       builtin: z.strictObject({ chunk_delay: duration }),
+    }).refine((ai) => ai.base_url === null || ai.model !== 'builtin', {
+      message: 'set ai.model (AI_MODEL) to the model name the endpoint at ai.base_url serves',
+      path: ['model'],
     }),
     mongodb: z.strictObject({
       uri: nullableString,
