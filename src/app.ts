@@ -34,7 +34,7 @@ export function createApp(deps: AppDeps) {
   // Recovery is `onError`/`notFound` below: Hono routes every throw and rejection there.
   app.use(responseHeaders())
   app.use(requestId())
-  app.use(accessLog({ logger }))
+  app.use(accessLog({ logger, peerAddress: deps.peerAddress, trustedProxies: server.trusted_proxies }))
   const prometheus = metrics({ registry: deps.metrics })
   if (server.metrics.enabled) app.use(prometheus.middleware)
   app.use(tracing({ tracer: deps.tracer }))

@@ -15,5 +15,7 @@ export interface AppEnv {
     user: Principal
     /** Response headers gathered by middleware as a plain object; see `src/http/response.ts`. */
     responseHeaders: Record<string, string>
+    /** Trace id of the request's span (or of an inbound `traceparent`), set by the tracing middleware. */
+    traceId: string
   }
 }

@@ -98,7 +98,7 @@ export function problemBody(problem: HttpProblem, requestId: string): Record<str
 }
 
 export function problemResponse(c: Context<AppEnv>, problem: HttpProblem): Response {
-  const requestId = c.var.requestId ?? ''
+  const requestId = c.get('requestId') ?? ''
   return send(c, JSON.stringify(problemBody(problem, requestId)), problem.status, PROBLEM_CONTENT_TYPE, problem.headers)
 }
 

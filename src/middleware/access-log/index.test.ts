@@ -141,6 +141,21 @@ describe('access log', () => {
     assert.equal(inside.step, 1)
   })
 
+  it('makes the child logger only when a handler logs', async () => {
+    const { logger } = memoryLogger()
+    const child = logger.child.bind(logger)
+    let children = 0
+    logger.child = ((...args: Parameters<typeof logger.child>) => {
+      children++
+      return child(...args)
+    }) as typeof logger.child
+    const { app } = tinyApp({ logger })
+    await (await app.request('/api/v1/conversations/1')).text()
+    assert.equal(children, 0)
+    await (await app.request('/api/v1/logs')).text()
+    assert.equal(children, 1)
+  })
+
   it('takes the client from X-Forwarded-For only behind a trusted proxy', async () => {
     const trusted = tinyApp({ trustedProxies: ['10.0.0.0/8'] })
     await (await trusted.app.request('/api/v1/conversations/1', { headers: { 'x-forwarded-for': '203.0.113.9' } })).text()

@@ -1,15 +1,124 @@
-import type { MiddlewareHandler } from 'hono'
-import type { Logger } from 'pino'
+import type { Context, MiddlewareHandler } from 'hono'
+import pino, { type Logger } from 'pino'
 import type { AppEnv } from '../../env.ts'
+import { onResponseEnd, type ResponseEnd } from '../../observability/response-end.ts'
+import { routeTemplate } from '../../observability/route.ts'
+import { clientAddress, parseRanges } from '../rate-limit/client-address.ts'
 
 export interface AccessLogOptions {
   logger: Logger
+  /** The socket peer address (the runtime's `getConnInfo`). Default: none, `ip` is logged as null. */
+  peerAddress?: (c: Context<AppEnv>) => string | undefined
+  /** CIDRs of proxies whose `X-Forwarded-For` is believed, as for rate limiting. Default `[]`. */
+  trustedProxies?: string[]
+  /** The line's `msg`. Default `request completed`. */
+  message?: string
 }
 
-// STUB (to be replaced): one pino line per request.
+const { chindingsSym, endSym, streamSym, timeSym, needsMetadataGsym, mixinSym, formattersSym, hooksSym, messageKeySym } =
+  pino.symbols
+
+/** Level by status: server faults are errors, client faults warnings, everything else info. */
+function levelFor(status: number): { name: 'error' | 'warn' | 'info'; value: number } {
+  if (status >= 500) return { name: 'error', value: 50 }
+  if (status >= 400) return { name: 'warn', value: 40 }
+  return { name: 'info', value: 30 }
+}
+
+/**
+ * Whether a line built by hand matches what `logger.info(obj, msg)` would write. Pino spends ~6 µs
+ * per call; this middleware runs on every request, so it writes pino's format itself when the logger
+ * uses no feature that would change the line (formatters, mixins, hooks, multistream metadata).
+ */
+function canWriteDirectly(logger: Logger): boolean {
+  const internals = logger as unknown as Record<symbol, any>
+  const stream = internals[streamSym]
+  const formatters = internals[formattersSym]
+  const levelShape = JSON.stringify(formatters?.level?.('info', 30))
+  return (
+    typeof stream?.write === 'function' &&
+    stream[needsMetadataGsym] !== true &&
+    internals[mixinSym] == null &&
+    internals[hooksSym]?.logMethod == null &&
+    internals[hooksSym]?.streamWrite == null &&
+    internals[messageKeySym] === 'msg' &&
+    levelShape === '{"level":30}' &&
+    formatters?.log == null &&
+    typeof internals[timeSym] === 'function' &&
+    typeof internals[chindingsSym] === 'string'
+  )
+}
+
+/**
+ * Per-request logger carrying `request_id` and `trace_id`, made only when a handler first uses it
+ * (a pino child costs about a microsecond, and most requests never log).
+ */
+function lazyChild(base: Logger, c: Context<AppEnv>): Logger {
+  let child: Logger | undefined
+  const resolve = () =>
+    (child ??= base.child({ request_id: c.get('requestId'), trace_id: c.get('traceId') ?? null }))
+  return new Proxy(base, {
+    get: (_, key) => Reflect.get(resolve(), key),
+    set: (_, key, value) => Reflect.set(resolve(), key, value),
+    has: (_, key) => Reflect.has(resolve(), key),
+  })
+}
+
+/**
+ * One JSON line per request, written when the response body has been delivered (for streams: at the
+ * end of the stream, so `duration_ms` and `bytes` cover the whole stream). Fields: method, route
+ * (template, `unmatched` when none), path (never the query string, which may carry `token`), status,
+ * bytes, duration_ms, ip, user_agent, request_id, trace_id, and `aborted: true` when the client left
+ * mid-body. No request header other than User-Agent is read, so credentials cannot leak.
+ * Level: error for 5xx, warn for 4xx, info otherwise.
+ * Also sets `c.var.logger`, a per-request child logger made lazily.
+ */
 export function accessLog(options: AccessLogOptions): MiddlewareHandler<AppEnv> {
+  const { logger } = options
+  const message = options.message ?? 'request completed'
+  const peerAddress = options.peerAddress ?? (() => undefined)
+  const trusted = parseRanges(options.trustedProxies ?? [])
+  const direct = canWriteDirectly(logger)
+  const msgField = `,"msg":${JSON.stringify(message)}`
+  const internals = logger as unknown as Record<symbol, any>
+
+  const write = (c: Context<AppEnv>, started: number, status: number, end: ResponseEnd) => {
+    const level = levelFor(status)
+    if (!logger.isLevelEnabled(level.name)) return
+    const route = routeTemplate(c, status)
+    const peer = peerAddress(c)
+    const ip = trusted.length > 0 ? clientAddress(peer, c.req.raw.headers.get('x-forwarded-for'), trusted) : (peer ?? null)
+    const fields = {
+      method: c.req.method,
+      route,
+      path: c.req.path,
+      status,
+      bytes: end.bytes,
+      duration_ms: Math.round((end.endedAt - started) * 1000) / 1000,
+      ip,
+      user_agent: c.req.raw.headers.get('user-agent'),
+      request_id: c.get('requestId') ?? null,
+      trace_id: c.get('traceId') ?? null,
+    }
+    if (!direct) {
+      logger[level.name](end.aborted ? { ...fields, aborted: true } : fields, message)
+      return
+    }
+    const line =
+      `{"level":${level.value}${internals[timeSym]()}${internals[chindingsSym]}` +
+      `,"method":${JSON.stringify(fields.method)},"route":${JSON.stringify(route)}` +
+      `,"path":${JSON.stringify(fields.path)},"status":${status},"bytes":${fields.bytes}` +
+      `,"duration_ms":${fields.duration_ms},"ip":${JSON.stringify(ip)}` +
+      `,"user_agent":${JSON.stringify(fields.user_agent)},"request_id":${JSON.stringify(fields.request_id)}` +
+      `,"trace_id":${JSON.stringify(fields.trace_id)}${end.aborted ? ',"aborted":true' : ''}${msgField}${internals[endSym]}`
+    internals[streamSym].write(line)
+  }
+
   return async function accessLogMiddleware(c, next) {
-    c.set('logger', options.logger)
+    const started = performance.now()
+    c.set('logger', lazyChild(logger, c))
     await next()
+    const status = c.res.status
+    onResponseEnd(c, (end) => write(c, started, status, end))
   }
 }

@@ -62,7 +62,7 @@ export function cors(options: CorsOptions): MiddlewareHandler<AppEnv> {
   return async function corsMiddleware(c, next) {
     const headers = c.req.raw.headers
     const origin = headers.get('origin')
-    const bag = c.var.responseHeaders
+    const bag = c.get('responseHeaders')
     if (dependsOnOrigin) varyOnOrigin(bag)
     const value = allowOrigin(origin)
 

@@ -17,12 +17,12 @@ export function recovery(options: RecoveryOptions): ErrorHandler<AppEnv> {
   return function recoveryHandler(error, c) {
     const problem = toProblem(error)
     if (problem.status >= 500) {
-      const logger = c.var.logger ?? options.logger
+      // The request's child logger already carries request_id; the fallback logger does not.
+      const requestLogger = c.get('logger')
       const cause = problem.cause ?? error
-      logger.error(
-        { err: cause, request_id: c.var.requestId, method: c.req.method, path: c.req.path },
-        'request failed',
-      )
+      const fields = { err: cause, method: c.req.method, path: c.req.path }
+      if (requestLogger) requestLogger.error(fields, 'request failed')
+      else options.logger.error({ ...fields, request_id: c.get('requestId') }, 'request failed')
     }
     return problemResponse(c, problem)
   }

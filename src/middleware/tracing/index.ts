@@ -1,14 +1,104 @@
-import type { Tracer } from '@opentelemetry/api'
+import {
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Span,
+  type TextMapGetter,
+  type Tracer,
+} from '@opentelemetry/api'
 import type { MiddlewareHandler } from 'hono'
 import type { AppEnv } from '../../env.ts'
+import { onResponseEnd } from '../../observability/response-end.ts'
+import { routeTemplate } from '../../observability/route.ts'
 
 export interface TracingOptions {
+  /** From `@opentelemetry/api` (`trace.getTracer(...)`); any SDK is registered by the entrypoint. */
   tracer: Tracer
 }
 
-// STUB (to be replaced): one SERVER span per request.
-export function tracing(_options: TracingOptions): MiddlewareHandler<AppEnv> {
-  return async function tracingMiddleware(_c, next) {
-    await next()
+const headerGetter: TextMapGetter<Headers> = {
+  get: (headers, key) => headers.get(key) ?? undefined,
+  keys: (headers) => [...headers.keys()],
+}
+
+/** https://www.w3.org/TR/trace-context/#traceparent-header-field-values */
+const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/
+const INVALID_TRACE_ID = '00000000000000000000000000000000'
+
+/**
+ * True when the tracer makes real spans. The API's no-op tracer returns spans with an all-zero trace
+ * id for a root span; any SDK gives a random one even when its sampler drops the span. The probe is
+ * never ended, so no exporter ever sees it.
+ */
+function isRecordingTracer(tracer: Tracer): boolean {
+  return tracer.startSpan('tracing-probe', {}, ROOT_CONTEXT).spanContext().traceId !== INVALID_TRACE_ID
+}
+
+/**
+ * One SERVER span per request, a child of the inbound W3C `traceparent`, active while downstream code
+ * runs so outgoing calls propagate it; named `METHOD /route/template`, ERROR on 5xx, ended when the
+ * response body ends (streams included). Puts the trace id on `c.var.traceId` for the access log.
+ *
+ * Without an SDK (the API's no-op tracer, decided on the first request) it only reads the trace id of
+ * an inbound `traceparent`, so logs still correlate with the caller's trace.
+ */
+export function tracing(options: TracingOptions): MiddlewareHandler<AppEnv> {
+  const { tracer } = options
+  let recording: boolean | undefined
+  return async function tracingMiddleware(c, next) {
+    recording ??= isRecordingTracer(tracer)
+    if (!recording) {
+      const traceparent = c.req.raw.headers.get('traceparent')
+      const inbound = traceparent === null ? null : TRACEPARENT.exec(traceparent)
+      if (inbound && inbound[1] !== INVALID_TRACE_ID) c.set('traceId', inbound[1])
+      return next()
+    }
+    const method = c.req.method
+    const parent = propagation.extract(ROOT_CONTEXT, c.req.raw.headers, headerGetter)
+    const span = tracer.startSpan(
+      method,
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          'http.request.method': method,
+          // The path only: query strings may carry tokens.
+          'url.path': c.req.path,
+          'url.scheme': c.req.url.startsWith('https:') ? 'https' : 'http',
+        },
+      },
+      parent,
+    )
+    c.set('traceId', span.spanContext().traceId)
+    try {
+      await context.with(trace.setSpan(parent, span), next)
+    } catch (error) {
+      // Hono hands handler errors to onError before they reach here; this is a middleware bug.
+      endSpan(span, `${method} unmatched`, 'unmatched', 500, error)
+      throw error
+    }
+    const status = c.res.status
+    const route = routeTemplate(c, status)
+    span.updateName(`${method} ${route}`)
+    span.setAttribute('http.route', route)
+    span.setAttribute('http.response.status_code', status)
+    if (c.error) span.recordException(c.error)
+    if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR })
+    onResponseEnd(c, (end) => {
+      if (end.aborted) span.setAttribute('http.response.aborted', true)
+      span.setAttribute('http.response.body.size', end.bytes)
+      span.end()
+    })
   }
+}
+
+function endSpan(span: Span, name: string, route: string, status: number, error: unknown): void {
+  span.updateName(name)
+  span.setAttribute('http.route', route)
+  span.setAttribute('http.response.status_code', status)
+  if (error instanceof Error) span.recordException(error)
+  span.setStatus({ code: SpanStatusCode.ERROR })
+  span.end()
 }
