@@ -6,6 +6,8 @@ import { meRoutes } from './features/me/index.ts'
 import { conversationRoutes } from './features/conversations/index.ts'
 import { memoryRoutes } from './features/memory/index.ts'
 import { toolRoutes } from './features/tools/index.ts'
+import { chatRoutes } from './features/chat/index.ts'
+import { wsRoutes } from './features/ws/index.ts'
 import { accessLog } from './middleware/access-log/index.ts'
 import { auth } from './middleware/auth/index.ts'
 import { bodyLimit } from './middleware/body-limit/index.ts'
@@ -67,7 +69,28 @@ export function createApp(deps: AppDeps) {
     .route('/', conversationRoutes({ store: deps.stores.conversations }))
     .route('/', memoryRoutes({ store: deps.stores.memory }))
     .route('/', toolRoutes(deps.tools))
+    .route(
+      '/',
+      chatRoutes({
+        service: deps.chat,
+        heartbeatMs: config.chat.heartbeat_interval,
+        longPollTimeoutMs: config.chat.long_poll_timeout,
+        maxMessageChars: config.chat.max_message_chars,
+      }),
+    )
   app.route('/api/v1', api)
+
+  if (deps.upgradeWebSocket && server.websocket.enabled) {
+    app.route(
+      '/',
+      wsRoutes({
+        upgradeWebSocket: deps.upgradeWebSocket,
+        hub: deps.hub,
+        authenticator: deps.authenticator,
+        allowedOrigins: server.cors.allowed_origins,
+      }),
+    )
+  }
 
   if (deps.serveStatic) app.use('/*', deps.serveStatic)
 

@@ -11,6 +11,9 @@ import { Authenticator } from './middleware/auth/authenticator.ts'
 import { MemoryBucketStore, type BucketStore } from './middleware/rate-limit/bucket-store.ts'
 import { createToolRegistry, type ToolRegistry, type WorkspaceFs } from './features/tools/index.ts'
 import { createProvider } from './providers/index.ts'
+import { EventBus, withMessageEvents, type PersistenceEvents } from './events/index.ts'
+import { chatGateway, createChatService, createInMemoryJobManager, type ChatService } from './features/chat/index.ts'
+import { Hub, hubSettings } from './features/ws/index.ts'
 import type { ChatProvider } from './providers/ports.ts'
 import { createMemoryStores } from './storage/memory/index.ts'
 import type { Stores } from './storage/ports.ts'
@@ -41,6 +44,12 @@ export interface AppDeps {
   tools: ToolRegistry
   /** The runtime's filesystem for the workspace tools (Node, Bun, Deno); absent on Workers. */
   workspaceFs?: WorkspaceFs
+  /** Persistence announcements (a message saved through any transport), for WebSocket subscribers. */
+  events: EventBus<PersistenceEvents>
+  /** The one chat pipeline behind JSON, SSE, long-poll and WebSocket; its jobs live in `chat.jobs`. */
+  chat: ChatService
+  /** WebSocket clients and subscriptions; the entrypoint closes it (1001) on shutdown. */
+  hub: Hub
   /** The socket peer address, from the runtime's `getConnInfo`. */
   peerAddress: (c: Context<AppEnv>) => string | undefined
   /** The runtime's static file middleware for `public/`, if it serves files itself. */
@@ -54,24 +63,60 @@ export type RuntimeDeps = Pick<AppDeps, 'config' | 'logger'> & Partial<Omit<AppD
 
 /** Fills what the runtime did not supply with runtime-neutral defaults. */
 export function buildDeps(runtime: RuntimeDeps): AppDeps {
+  const { config, logger } = runtime
   const clock = runtime.clock ?? systemClock
-  const stores = runtime.stores ?? createMemoryStores({ clock })
+  const events = runtime.events ?? new EventBus<PersistenceEvents>()
+  const opened = runtime.stores ?? createMemoryStores({ clock })
+  // Every message saved through the store is announced, whichever transport saved it.
+  const stores = { ...opened, conversations: withMessageEvents(opened.conversations, events), close: () => opened.close() }
+  const metrics = runtime.metrics ?? new Registry()
+  const provider = runtime.provider ?? createProvider(config.ai, { logger })
+  const tools =
+    runtime.tools ?? createToolRegistry({ memory: stores.memory, config: config.tools, workspaceFs: runtime.workspaceFs, clock })
+  const chat =
+    runtime.chat ??
+    createChatService({
+      conversations: stores.conversations,
+      memory: stores.memory,
+      provider,
+      tools,
+      jobs: createInMemoryJobManager({ retentionMs: config.chat.job_retention, now: () => clock.now() }),
+      logger,
+      historyTokenBudget: config.chat.history_token_budget,
+      memoryContextItems: config.chat.memory_context_items,
+      maxToolRounds: config.tools.max_rounds,
+      toolTimeoutMs: config.tools.timeout,
+      totalTimeoutMs: config.chat.stream_total_timeout,
+      temperature: config.ai.temperature,
+      maxTokens: config.ai.max_tokens,
+    })
   const deps: AppDeps = {
-    metrics: new Registry(),
     tracer: trace.getTracer('assistant-server'),
     health: new HealthChecks({ clock }),
     lifecycle: new Lifecycle(),
-    authenticator: new Authenticator(runtime.config.auth),
+    authenticator: new Authenticator(config.auth),
     rateLimitStore: new MemoryBucketStore({ clock }),
-    stores,
-    provider: runtime.provider ?? createProvider(runtime.config.ai, { logger: runtime.logger }),
-    tools:
-      runtime.tools ??
-      createToolRegistry({ memory: stores.memory, config: runtime.config.tools, workspaceFs: runtime.workspaceFs, clock }),
     peerAddress: () => undefined,
     version: '0.1.0',
+    hub:
+      runtime.hub ??
+      new Hub({
+        gateway: chatGateway(chat),
+        conversations: stores.conversations,
+        events,
+        registry: metrics,
+        logger,
+        now: () => clock.now(),
+        ...hubSettings(config.server.websocket),
+      }),
     ...runtime,
     clock,
+    events,
+    stores,
+    metrics,
+    provider,
+    tools,
+    chat,
   }
   if (deps.stores.health) deps.health.register(deps.stores.health)
   if (deps.provider.health) deps.health.register(deps.provider.health)

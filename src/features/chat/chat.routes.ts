@@ -1,0 +1,211 @@
+import { Hono, type Context } from 'hono'
+import { z } from 'zod'
+import type { AppEnv } from '../../env.ts'
+import { problems } from '../../errors/problem.ts'
+import { empty, json } from '../../http/response.ts'
+import { fieldErrors } from '../../middleware/validation/index.ts'
+import type { ChatJob } from './jobs.ts'
+import { resultOf, type ChatInput, type ChatService } from './service.ts'
+import { eventStream, eventStreamFormatter, uiMessageFormatter, type StreamCounters } from './sse.ts'
+
+export interface ChatRoutesOptions {
+  service: ChatService
+  /** Comment every so often so proxies keep quiet streams open (config `chat.heartbeat_interval`, default 15 s). */
+  heartbeatMs?: number
+  /** How long `GET /conversations/:id/events` waits for news (config `chat.long_poll_timeout`, default 25 s). */
+  longPollTimeoutMs?: number
+  /** Longest accepted user message (config `chat.max_message_chars`, default 32768). */
+  maxMessageChars?: number
+  /** Counts open SSE responses, for leak checks; optional. */
+  counters?: StreamCounters
+}
+
+const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'ids are 1-128 chars of [A-Za-z0-9._:-]')
+
+function chatBody(maxChars: number) {
+  return z.object({
+    message: z.string().trim().min(1, 'message must not be empty').max(maxChars, `message is longer than ${maxChars} characters`),
+    conversation_id: id.optional(),
+    model: z.string().min(1).max(200).optional(),
+    temperature: z.number().min(0).max(2).optional(),
+    max_tokens: z.number().int().positive().max(1_000_000).optional(),
+  })
+}
+
+/** The AI SDK `useChat` request body (`DefaultChatTransport`); extra `body` fields are allowed. */
+const uiChatBody = z.looseObject({
+  id,
+  messages: z
+    .array(
+      z.looseObject({
+        id: z.string().optional(),
+        role: z.enum(['system', 'user', 'assistant']),
+        parts: z.array(z.looseObject({ type: z.string() })),
+      }),
+    )
+    .min(1),
+  trigger: z.enum(['submit-message', 'regenerate-message']).optional(),
+  messageId: z.string().optional(),
+  model: z.string().min(1).max(200).optional(),
+  temperature: z.number().min(0).max(2).optional(),
+  max_tokens: z.number().int().positive().max(1_000_000).optional(),
+})
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const result = schema.safeParse(value)
+  if (result.success) return result.data
+  const errors = fieldErrors(result.error.issues)
+  throw problems.badRequest(`Invalid ${what}: ${errors.map((e) => e.path || '(root)').join(', ')}`, errors)
+}
+
+async function readJson(c: Context<AppEnv>): Promise<unknown> {
+  try {
+    return await c.req.json()
+  } catch {
+    throw problems.badRequest('The request body must be a JSON object')
+  }
+}
+
+function lastUserText(body: z.infer<typeof uiChatBody>, maxChars: number): string {
+  const last = body.messages.findLast((m) => m.role === 'user')
+  const text = (last?.parts ?? [])
+    .filter((p) => p.type === 'text' && typeof p.text === 'string')
+    .map((p) => p.text as string)
+    .join('\n')
+    .trim()
+  if (!text) throw problems.badRequest('Invalid request body: messages', [{ path: 'messages', message: 'the last user message has no text part' }])
+  if (text.length > maxChars) throw problems.badRequest('Invalid request body: messages', [{ path: 'messages', message: `message is longer than ${maxChars} characters` }])
+  return text
+}
+
+/** `Last-Event-ID` header, else `?after=`, else 0. */
+function cursor(c: Context<AppEnv>): number {
+  const raw = c.req.header('last-event-id') ?? c.req.query('after') ?? '0'
+  if (!/^\d{1,15}$/.test(raw.trim())) {
+    throw problems.badRequest('Invalid cursor: after', [{ path: 'after', message: 'expected a non-negative integer event id' }])
+  }
+  return Number(raw.trim())
+}
+
+/**
+ * Chat over JSON, SSE (our protocol and the AI SDK UI message stream), resume, long-poll and stop.
+ * Mount under `/api/v1`; every route needs an authenticated `c.var.user`.
+ */
+export function chatRoutes(options: ChatRoutesOptions) {
+  const { service, counters } = options
+  const heartbeatMs = options.heartbeatMs ?? 15_000
+  const longPollTimeoutMs = options.longPollTimeoutMs ?? 25_000
+  const maxChars = options.maxMessageChars ?? 32_768
+  const messageBody = chatBody(maxChars)
+
+  function streamHeaders(job: ChatJob, ui: boolean): Record<string, string> {
+    const headers: Record<string, string> = { 'x-conversation-id': job.conversationId, 'x-stream-id': job.id }
+    if (ui) headers['x-vercel-ai-ui-message-stream'] = 'v1'
+    return headers
+  }
+
+  /** The conversation's latest job if the caller owns the conversation; 404 for anyone else's. */
+  async function ownedJob(c: Context<AppEnv>, missingIsEmpty = false): Promise<ChatJob | undefined> {
+    const userId = c.var.user.id
+    const conversationId = c.req.param('id')!
+    try {
+      await service.conversation(userId, conversationId)
+    } catch (error) {
+      if (missingIsEmpty) return undefined
+      throw error
+    }
+    const job = service.jobs.latest(conversationId)
+    return job && job.userId === userId ? job : undefined
+  }
+
+  function input(c: Context<AppEnv>, body: z.infer<ReturnType<typeof chatBody>>): ChatInput {
+    return {
+      message: body.message,
+      conversationId: body.conversation_id,
+      model: body.model,
+      temperature: body.temperature,
+      maxTokens: body.max_tokens,
+      requestId: c.var.requestId,
+    }
+  }
+
+  return new Hono<AppEnv>()
+    .post('/chat', async (c) => {
+      const body = parse(messageBody, await readJson(c), 'request body')
+      const job = await service.start(c.var.user.id, input(c, body))
+      // A client that hangs up does not stop the job; it finishes and persists its reply.
+      await job.finished
+      return json(c, resultOf(job))
+    })
+    .post('/chat/stream', async (c) => {
+      const raw = await readJson(c)
+      if (raw && typeof raw === 'object' && 'messages' in raw) {
+        const body = parse(uiChatBody, raw, 'request body')
+        const job = await service.start(c.var.user.id, {
+          message: lastUserText(body, maxChars),
+          conversationId: body.id,
+          createIfMissing: true,
+          model: body.model,
+          temperature: body.temperature,
+          maxTokens: body.max_tokens,
+          requestId: c.var.requestId,
+        })
+        return eventStream(c, { job, after: 0, formatter: uiMessageFormatter(job.id), heartbeatMs, headers: streamHeaders(job, true), counters })
+      }
+      const body = parse(messageBody, raw, 'request body')
+      const job = await service.start(c.var.user.id, input(c, body))
+      return eventStream(c, { job, after: 0, formatter: eventStreamFormatter, heartbeatMs, headers: streamHeaders(job, false), counters })
+    })
+    // The AI SDK's default resume URL for `api: '/api/v1/chat/stream'`; it expects a full replay.
+    // `useChat` probes it for chats that may not exist yet, so a missing (or foreign) one is a 204 too.
+    .get('/chat/stream/:id/stream', async (c) => {
+      const job = await ownedJob(c, true)
+      if (!job) return empty(c, 204)
+      return eventStream(c, { job, after: 0, formatter: uiMessageFormatter(job.id), heartbeatMs, headers: streamHeaders(job, true), counters })
+    })
+    .get('/conversations/:id/stream', async (c) => {
+      const after = cursor(c)
+      const job = await ownedJob(c)
+      if (!job) return empty(c, 204)
+      return eventStream(c, { job, after, formatter: eventStreamFormatter, heartbeatMs, headers: streamHeaders(job, false), counters })
+    })
+    .get('/conversations/:id/events', async (c) => {
+      const after = cursor(c)
+      const job = await ownedJob(c)
+      if (!job) return empty(c, 204)
+      if (job.events.length <= after && job.status === 'running') await nextEvent(job, after, longPollTimeoutMs, c.req.raw.signal)
+      const events = job.events.slice(after).map((e) => ({ id: e.seq, event: e.type, data: e.data }))
+      const nextAfter = Math.max(after, job.events.length)
+      return json(c, {
+        stream_id: job.id,
+        events,
+        next_after: nextAfter,
+        done: job.status !== 'running' && nextAfter >= job.events.length,
+      })
+    })
+    .post('/conversations/:id/stop', async (c) => {
+      const job = await ownedJob(c)
+      if (!job || !job.stop('stopped')) throw problems.notFound('No reply is being generated in this conversation')
+      return json(c, { stream_id: job.id, conversation_id: job.conversationId, status: 'stopping' }, 202)
+    })
+}
+
+/** Resolves on the job's next event, the timeout, or the client going away — whichever is first. */
+function nextEvent(job: ChatJob, after: number, timeoutMs: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    let detach = () => {}
+    let settled = false
+    const done = () => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      detach()
+      resolve()
+    }
+    const timer = setTimeout(done, timeoutMs)
+    signal.addEventListener('abort', done, { once: true })
+    detach = job.subscribe(after, done)
+    if (settled) detach()
+  })
+}

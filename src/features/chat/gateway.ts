@@ -1,0 +1,37 @@
+import type { ChatEvent, ChatGateway } from '../ws/gateway.ts'
+import type { ChatJob, JobEvent } from './jobs.ts'
+import type { ChatService } from './service.ts'
+
+/** The job log carries a problem body as an `error` event's data; the hub reads it under `problem`. */
+function toChatEvent(event: JobEvent): ChatEvent {
+  return (event.type === 'error' ? { seq: event.seq, type: 'error', data: { problem: event.data } } : event) as ChatEvent
+}
+
+/**
+ * The chat service as the WebSocket hub sees it. Stop and resume check ownership here, so another
+ * user's conversation looks exactly like one with no generation.
+ */
+export function chatGateway(service: ChatService): ChatGateway {
+  const owned = (userId: string, job: ChatJob | undefined) => (job && job.userId === userId ? job : undefined)
+  return {
+    async start(userId, input) {
+      const job = await service.start(userId, {
+        message: input.message,
+        conversationId: input.conversationId,
+        requestId: input.requestId,
+      })
+      return {
+        conversationId: job.conversationId,
+        streamId: job.id,
+        subscribe: (after, listener) => job.subscribe(after, (event) => listener(toChatEvent(event))),
+      }
+    },
+    stop(userId, conversationId) {
+      return owned(userId, service.jobs.running(conversationId))?.stop() ?? false
+    },
+    resume(userId, conversationId, after, listener) {
+      const job = owned(userId, service.jobs.latest(conversationId))
+      return job ? job.subscribe(after, (event) => listener(toChatEvent(event))) : null
+    },
+  }
+}

@@ -1,0 +1,57 @@
+import type { Logger } from 'pino'
+import type { Config } from '../../config/index.ts'
+import type { ChatProvider } from '../../providers/ports.ts'
+import type { ConversationStore, MemoryStore } from '../../storage/ports.ts'
+import { chatRoutes } from './chat.routes.ts'
+import { createInMemoryJobManager, type JobManager } from './jobs.ts'
+import { createChatService, type ChatService, type ChatTools } from './service.ts'
+import type { StreamCounters } from './sse.ts'
+
+export { chatRoutes, type ChatRoutesOptions } from './chat.routes.ts'
+export { createInMemoryJobManager, type ChatJob, type JobEvent, type JobManager, type JobStats } from './jobs.ts'
+export { createChatService, estimateTokens, fitHistory, resultOf, type ChatInput, type ChatResult, type ChatService, type ChatServiceOptions, type ChatTools } from './service.ts'
+export { eventStream, eventStreamFormatter, FrameWriter, uiMessageFormatter, type StreamCounters } from './sse.ts'
+
+export interface ChatFeatureOptions {
+  config: Pick<Config, 'chat' | 'tools' | 'ai'>
+  conversations: ConversationStore
+  memory?: MemoryStore
+  provider: ChatProvider
+  tools?: ChatTools
+  logger?: Logger
+  /** Milliseconds clock for job retention; default `Date.now`. */
+  now?: () => number
+  /** Replaces the in-memory job manager (e.g. a shared bus). */
+  jobs?: JobManager
+}
+
+/** The chat service, its job manager and its router, configured from `config.chat`/`tools`/`ai`. */
+export function createChat(options: ChatFeatureOptions): { service: ChatService; jobs: JobManager; routes: ReturnType<typeof chatRoutes>; counters: StreamCounters } {
+  const { config } = options
+  const jobs = options.jobs ?? createInMemoryJobManager({ retentionMs: config.chat.job_retention, now: options.now })
+  const service = createChatService({
+    conversations: options.conversations,
+    memory: options.memory,
+    provider: options.provider,
+    tools: options.tools,
+    jobs,
+    logger: options.logger,
+    historyTokenBudget: config.chat.history_token_budget,
+    memoryContextItems: config.chat.memory_context_items,
+    maxToolRounds: config.tools.max_rounds,
+    toolTimeoutMs: config.tools.timeout,
+    totalTimeoutMs: config.chat.stream_total_timeout,
+    temperature: config.ai.temperature,
+    maxTokens: config.ai.max_tokens,
+  })
+  const counters: StreamCounters = { open: 0 }
+  const routes = chatRoutes({
+    service,
+    heartbeatMs: config.chat.heartbeat_interval,
+    longPollTimeoutMs: config.chat.long_poll_timeout,
+    maxMessageChars: config.chat.max_message_chars,
+    counters,
+  })
+  return { service, jobs, routes, counters }
+}
+export { chatGateway } from './gateway.ts'

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { HttpProblem } from '../../errors/problem.ts'
+import { createInMemoryJobManager, type JobEvent } from './jobs.ts'
+
+describe('in-memory job manager', () => {
+  it('numbers events 1, 2, 3 and replays from any cursor before going live', () => {
+    const jobs = createInMemoryJobManager()
+    const job = jobs.create({ userId: 'u', conversationId: 'c' })
+    job.append('message', { delta: 'a' })
+    job.append('message', { delta: 'b' })
+    const seen: JobEvent[] = []
+    const detach = job.subscribe(1, (event) => seen.push(event))
+    job.append('message', { delta: 'c' })
+    detach()
+    job.append('message', { delta: 'd' })
+    assert.deepEqual(seen.map((e) => e.seq), [2, 3])
+    assert.deepEqual(job.events.map((e) => e.seq), [1, 2, 3, 4])
+  })
+
+  it('allows one running job per conversation', async () => {
+    const jobs = createInMemoryJobManager()
+    const job = jobs.create({ userId: 'u', conversationId: 'c' })
+    assert.throws(() => jobs.create({ userId: 'u', conversationId: 'c' }), (error: unknown) => error instanceof HttpProblem && error.status === 409)
+    jobs.create({ userId: 'u', conversationId: 'other' })
+    job.finish('complete', 'done', {})
+    await job.finished
+    const next = jobs.create({ userId: 'u', conversationId: 'c' })
+    assert.equal(jobs.latest('c'), next)
+  })
+
+  it('clears listeners on finish and refuses appends afterwards', () => {
+    const jobs = createInMemoryJobManager()
+    const job = jobs.create({ userId: 'u', conversationId: 'c' })
+    job.subscribe(0, () => {})
+    assert.equal(jobs.stats().listeners, 1)
+    job.finish('complete', 'done', {})
+    assert.deepEqual(jobs.stats(), { jobs: 1, running: 0, listeners: 0 })
+    assert.throws(() => job.append('message', { delta: 'late' }))
+    const replay: number[] = []
+    const detach = job.subscribe(0, (e) => replay.push(e.seq))
+    assert.deepEqual(replay, [1])
+    detach()
+  })
+
+  it('stop aborts the signal once, with its reason', () => {
+    const jobs = createInMemoryJobManager()
+    const job = jobs.create({ userId: 'u', conversationId: 'c' })
+    assert.equal(job.stop(), true)
+    assert.equal(job.stop(), false)
+    assert.equal(job.signal.aborted, true)
+    assert.equal(job.stopReason, 'stopped')
+  })
+
+  it('drops finished jobs once their retention has passed', () => {
+    let now = 1_000
+    const jobs = createInMemoryJobManager({ retentionMs: 100, now: () => now })
+    const job = jobs.create({ userId: 'u', conversationId: 'c' })
+    job.finish('complete', 'done', {})
+    now += 100 - 1
+    assert.equal(jobs.latest('c'), job)
+    now += 1
+    assert.equal(jobs.latest('c'), undefined)
+    assert.deepEqual(jobs.stats(), { jobs: 0, running: 0, listeners: 0 })
+  })
+
+  it('close stops running jobs and forgets everything', () => {
+    const jobs = createInMemoryJobManager()
+    const job = jobs.create({ userId: 'u', conversationId: 'c' })
+    jobs.close()
+    assert.equal(job.signal.aborted, true)
+    assert.deepEqual(jobs.stats(), { jobs: 0, running: 0, listeners: 0 })
+  })
+})

@@ -1,0 +1,194 @@
+import { problems } from '../../errors/problem.ts'
+
+/** What one generation reports, in order. `seq` starts at 1 and grows by one. */
+export type JobEventType = 'message' | 'tool_call' | 'tool_result' | 'done' | 'error'
+
+export interface JobEvent {
+  seq: number
+  type: JobEventType
+  data: Record<string, unknown>
+  /** The SSE frame, formatted once however many listeners read it. */
+  frame?: string
+}
+
+export type JobStatus = 'running' | 'complete' | 'stopped' | 'error'
+
+/** Called for every event after the listener's cursor: first the replay, then live. */
+export type JobListener = (event: JobEvent) => void
+
+export interface ChatJob {
+  readonly id: string
+  readonly userId: string
+  readonly conversationId: string
+  /** Aborted by `stop()` or the job's own deadline; the pipeline hands it to the provider and tools. */
+  readonly signal: AbortSignal
+  readonly status: JobStatus
+  readonly events: readonly JobEvent[]
+  /** Why the signal fired: an explicit stop or the total-time budget. */
+  readonly stopReason: 'stopped' | 'timeout' | null
+  /** Resolves when the terminal event (`done` or `error`) is in the log. */
+  readonly finished: Promise<void>
+  append(type: JobEventType, data: Record<string, unknown>): JobEvent
+  /** Ends the log with its terminal event; the job then counts as finished and is retained for replay. */
+  finish(status: Exclude<JobStatus, 'running'>, type: 'done' | 'error', data: Record<string, unknown>): JobEvent
+  /** Replays events with `seq > after` synchronously, then delivers new ones. Returns the detach function. */
+  subscribe(after: number, listener: JobListener): () => void
+  /** Cancels a running job. False when it already finished. */
+  stop(reason?: 'stopped' | 'timeout'): boolean
+}
+
+export interface JobStats {
+  /** Jobs held in memory (running + retained). */
+  jobs: number
+  running: number
+  listeners: number
+}
+
+/**
+ * Where generations live while they run and shortly after. In memory for one instance; a shared
+ * bus (Redis streams, Durable Objects) could implement the same interface for several.
+ */
+export interface JobManager {
+  /** Reserves the conversation for a new job; a conversation with a running job is a 409 problem. */
+  create(input: { userId: string; conversationId: string }): ChatJob
+  /** The running job of a conversation, else its most recent retained one. */
+  latest(conversationId: string): ChatJob | undefined
+  running(conversationId: string): ChatJob | undefined
+  stats(): JobStats
+  /** Stops every running job and forgets all of them. */
+  close(): void
+}
+
+export interface InMemoryJobManagerOptions {
+  /** How long a finished job stays replayable, in ms (config `chat.job_retention`, default 5 min). */
+  retentionMs?: number
+  /** Milliseconds clock; default `Date.now`. */
+  now?: () => number
+  /** Job ids; default `crypto.randomUUID()`. */
+  newId?: () => string
+}
+
+class MemoryJob implements ChatJob {
+  readonly id: string
+  readonly userId: string
+  readonly conversationId: string
+  readonly events: JobEvent[] = []
+  readonly finished: Promise<void>
+  status: JobStatus = 'running'
+  stopReason: 'stopped' | 'timeout' | null = null
+  finishedAt = 0
+  readonly listeners = new Set<JobListener>()
+  private readonly controller = new AbortController()
+  private resolveFinished!: () => void
+  private readonly onFinish: (job: MemoryJob) => void
+
+  constructor(id: string, userId: string, conversationId: string, onFinish: (job: MemoryJob) => void) {
+    this.id = id
+    this.userId = userId
+    this.conversationId = conversationId
+    this.onFinish = onFinish
+    this.finished = new Promise((resolve) => (this.resolveFinished = resolve))
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal
+  }
+
+  append(type: JobEventType, data: Record<string, unknown>): JobEvent {
+    if (this.status !== 'running') throw new Error(`job ${this.id} already finished`)
+    const event: JobEvent = { seq: this.events.length + 1, type, data }
+    this.events.push(event)
+    for (const listener of this.listeners) listener(event)
+    return event
+  }
+
+  finish(status: Exclude<JobStatus, 'running'>, type: 'done' | 'error', data: Record<string, unknown>): JobEvent {
+    const event = this.append(type, data)
+    this.status = status
+    this.listeners.clear()
+    this.onFinish(this)
+    this.resolveFinished()
+    return event
+  }
+
+  subscribe(after: number, listener: JobListener): () => void {
+    for (let i = Math.max(0, after); i < this.events.length; i++) listener(this.events[i])
+    if (this.status !== 'running') return noop
+    this.listeners.add(listener)
+    return () => void this.listeners.delete(listener)
+  }
+
+  stop(reason: 'stopped' | 'timeout' = 'stopped'): boolean {
+    if (this.status !== 'running' || this.controller.signal.aborted) return false
+    this.stopReason = reason
+    this.controller.abort(reason)
+    return true
+  }
+}
+
+function noop() {}
+
+/**
+ * Jobs in this process's memory. Finished jobs are dropped lazily (on the next call after their
+ * retention ran out), so the manager owns no timers.
+ */
+export function createInMemoryJobManager(options: InMemoryJobManagerOptions = {}): JobManager {
+  const retentionMs = options.retentionMs ?? 5 * 60_000
+  const now = options.now ?? Date.now
+  const newId = options.newId ?? (() => crypto.randomUUID())
+  const running = new Map<string, MemoryJob>()
+  const latest = new Map<string, MemoryJob>()
+  // Finished jobs in finishing order, so a sweep only looks at the expired head: O(1) amortized.
+  let finished: MemoryJob[] = []
+  let head = 0
+
+  function sweep() {
+    const cutoff = now() - retentionMs
+    while (head < finished.length && finished[head].finishedAt <= cutoff) {
+      const job = finished[head++]
+      if (latest.get(job.conversationId) === job) latest.delete(job.conversationId)
+    }
+    if (head > 1024 && head * 2 > finished.length) {
+      finished = finished.slice(head)
+      head = 0
+    }
+  }
+
+  function onFinish(job: MemoryJob) {
+    job.finishedAt = now()
+    if (running.get(job.conversationId) === job) running.delete(job.conversationId)
+    finished.push(job)
+    if (retentionMs <= 0) sweep()
+  }
+
+  return {
+    create({ userId, conversationId }) {
+      sweep()
+      if (running.has(conversationId)) throw problems.conflict('A reply is already being generated in this conversation')
+      const job = new MemoryJob(newId(), userId, conversationId, onFinish)
+      running.set(conversationId, job)
+      latest.set(conversationId, job)
+      return job
+    },
+    latest(conversationId) {
+      sweep()
+      return latest.get(conversationId)
+    },
+    running(conversationId) {
+      return running.get(conversationId)
+    },
+    stats() {
+      sweep()
+      let listeners = 0
+      for (const job of latest.values()) listeners += job.listeners.size
+      return { jobs: latest.size, running: running.size, listeners }
+    },
+    close() {
+      for (const job of running.values()) job.stop()
+      running.clear()
+      latest.clear()
+      finished = []
+      head = 0
+    },
+  }
+}

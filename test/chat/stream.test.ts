@@ -1,0 +1,297 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { chatApp, controlledProvider, events, readFrames, until, type Frame } from './helpers.ts'
+
+const deltas = (frames: Frame[]) =>
+  events(frames)
+    .filter((f) => f.event === 'message')
+    .map((f) => JSON.parse(f.data!).delta as string)
+    .join('')
+
+function assertConsecutiveIds(frames: Frame[], from = 1) {
+  const ids = events(frames).map((f) => Number(f.id))
+  assert.deepEqual(ids, ids.map((_, i) => from + i), 'ids increase by one')
+}
+
+describe('POST /chat', () => {
+  it('answers with the reply, creates the conversation and persists both messages', async () => {
+    const { post, stores } = await chatApp()
+    const res = await post('/chat', { message: 'hello there' })
+    assert.equal(res.status, 200)
+    const body = await res.json()
+    assert.match(body.message, /You said: "hello there"/)
+    assert.equal(body.model, 'builtin')
+    assert.ok(body.tokens_used > 0)
+    const page = await stores.conversations.listMessages('alice', body.conversation_id, { limit: 10 })
+    assert.deepEqual(page!.items.map((m) => [m.role, m.status]), [['user', 'complete'], ['assistant', 'complete']])
+    assert.equal(page!.items[1].id, body.message_id)
+    assert.equal(page!.items[1].content, body.message)
+  })
+
+  it('continues an existing conversation with its history', async () => {
+    const { post, stores } = await chatApp()
+    const first = await (await post('/chat', { message: 'one' })).json()
+    const second = await (await post('/chat', { message: 'two', conversation_id: first.conversation_id })).json()
+    assert.equal(second.conversation_id, first.conversation_id)
+    const page = await stores.conversations.listMessages('alice', first.conversation_id, { limit: 10 })
+    assert.equal(page!.items.length, 4)
+  })
+
+  it('rejects a bad body naming the field', async () => {
+    const { post } = await chatApp()
+    const res = await post('/chat', { message: '', temperature: 9 })
+    assert.equal(res.status, 400)
+    assert.equal(res.headers.get('content-type'), 'application/problem+json')
+    const problem = await res.json()
+    assert.deepEqual(problem.errors.map((e: { path: string }) => e.path).sort(), ['message', 'temperature'])
+  })
+
+  it('is a 404 for a conversation that does not exist', async () => {
+    const { post } = await chatApp()
+    const res = await post('/chat', { message: 'hi', conversation_id: 'nope' })
+    assert.equal(res.status, 404)
+  })
+
+  it('answers a provider failure with a problem', async () => {
+    const { post } = await chatApp()
+    const res = await post('/chat', { message: '/fail' })
+    assert.equal(res.status, 502)
+    const problem = await res.json()
+    assert.equal(problem.status, 502)
+    assert.ok(problem.request_id)
+  })
+})
+
+describe('POST /chat/stream', () => {
+  it('streams message events with consecutive ids, done last, and SSE headers', async () => {
+    const { post, stores } = await chatApp()
+    const res = await post('/chat/stream', { message: 'stream me' })
+    assert.equal(res.status, 200)
+    assert.equal(res.headers.get('content-type'), 'text/event-stream')
+    assert.equal(res.headers.get('cache-control'), 'no-cache, no-transform')
+    assert.equal(res.headers.get('x-accel-buffering'), 'no')
+    assert.equal(res.headers.get('connection'), null)
+    assert.equal(res.headers.get('transfer-encoding'), null)
+    assert.equal(res.headers.get('content-encoding'), null)
+    const conversationId = res.headers.get('x-conversation-id')!
+    assert.ok(conversationId)
+    assert.ok(res.headers.get('x-stream-id'))
+
+    const frames = await readFrames(res)
+    assert.equal(frames[0].comment, 'stream-open', 'a comment is written first')
+    assertConsecutiveIds(frames)
+    const all = events(frames)
+    assert.ok(all.length > 3)
+    assert.ok(all.slice(0, -1).every((f) => f.event === 'message'))
+    const done = all.at(-1)!
+    assert.equal(done.event, 'done')
+    const summary = JSON.parse(done.data!)
+    assert.equal(summary.conversation_id, conversationId)
+    assert.equal(summary.model, 'builtin')
+    assert.ok(summary.tokens_used > 0)
+    assert.match(deltas(frames), /You said: "stream me"/)
+
+    const page = await stores.conversations.listMessages('alice', conversationId, { limit: 10 })
+    assert.equal(page!.items[1].id, summary.message_id)
+    assert.equal(page!.items[1].content, deltas(frames))
+  })
+
+  it('ends with an error event carrying a problem', async () => {
+    const { post } = await chatApp()
+    const frames = await readFrames(await post('/chat/stream', { message: '/fail' }))
+    const last = events(frames).at(-1)!
+    assert.equal(last.event, 'error')
+    const problem = JSON.parse(last.data!)
+    assert.equal(problem.status, 502)
+    assert.ok(problem.request_id)
+    assertConsecutiveIds(frames)
+  })
+
+  it('sends heartbeat comments while the model is quiet', async () => {
+    const control = controlledProvider()
+    const { post } = await chatApp({ provider: control.provider, env: { CHAT_HEARTBEAT_INTERVAL: '10ms' } })
+    const res = await post('/chat/stream', { message: 'slow' })
+    const frames = await readFrames(res, { stop: (f) => f.some((frame) => frame.comment === 'heartbeat') })
+    assert.ok(frames.some((f) => f.comment === 'heartbeat'))
+    control.push('ok')
+    control.end()
+    const rest = await readFrames(res)
+    assert.equal(events(rest).at(-1)!.event, 'done')
+  })
+
+  it('refuses a second job in the same conversation with 409', async () => {
+    const control = controlledProvider()
+    const { post } = await chatApp({ provider: control.provider })
+    const first = await post('/chat/stream', { message: 'first' })
+    const conversationId = first.headers.get('x-conversation-id')!
+    const second = await post('/chat/stream', { message: 'second', conversation_id: conversationId })
+    assert.equal(second.status, 409)
+    assert.equal(second.headers.get('content-type'), 'application/problem+json')
+    const json = await post('/chat', { message: 'third', conversation_id: conversationId })
+    assert.equal(json.status, 409)
+    control.end()
+    await readFrames(first)
+  })
+})
+
+describe('resume, long-poll and stop', () => {
+  it('a disconnected client leaves the job running; resume from Last-Event-ID loses and duplicates nothing', async () => {
+    const control = controlledProvider()
+    const { post, get, stores, chat } = await chatApp({ provider: control.provider })
+    const res = await post('/chat/stream', { message: 'resume me' })
+    const conversationId = res.headers.get('x-conversation-id')!
+    control.push('a ', 'b ', 'c ')
+    const before = await readFrames(res, { stop: (f) => events(f).length >= 3, cancel: true })
+    const seen = events(before).slice(0, 3)
+    await until(() => chat.jobs.stats().listeners === 0, 'the listener to detach')
+    assert.equal(chat.jobs.stats().running, 1, 'the job keeps running without listeners')
+
+    control.push('d ', 'e')
+    control.end()
+    const job = chat.jobs.latest(conversationId)!
+    await job.finished
+    // Persisted although nobody was listening.
+    const page = await stores.conversations.listMessages('alice', conversationId, { limit: 10 })
+    assert.equal(page!.items[1].content, 'a b c d e')
+
+    const resumed = await get(`/conversations/${conversationId}/stream`, 'alice', { 'last-event-id': seen.at(-1)!.id! })
+    assert.equal(resumed.status, 200)
+    assert.equal(resumed.headers.get('x-stream-id'), job.id)
+    const after = events(await readFrames(resumed))
+    const all = [...seen, ...after]
+    assertConsecutiveIds(all)
+    assert.equal(deltas(all), 'a b c d e')
+    assert.equal(all.at(-1)!.event, 'done')
+
+    const byQuery = events(await readFrames(await get(`/conversations/${conversationId}/stream?after=4`)))
+    assert.equal(byQuery[0].id, '5')
+  })
+
+  it('resume attaches to a running job and follows it live', async () => {
+    const control = controlledProvider()
+    const { post, get } = await chatApp({ provider: control.provider })
+    const res = await post('/chat/stream', { message: 'live' })
+    const conversationId = res.headers.get('x-conversation-id')!
+    control.push('x ')
+    const second = await get(`/conversations/${conversationId}/stream`)
+    control.push('y')
+    control.end()
+    const [a, b] = await Promise.all([readFrames(res), readFrames(second)])
+    assert.deepEqual(events(a), events(b))
+    assert.equal(deltas(b), 'x y')
+  })
+
+  it('resume, long-poll and the AI SDK resume are 204 when the conversation has no job', async () => {
+    const { get, stores } = await chatApp()
+    const conversation = await stores.conversations.create('alice', {})
+    assert.equal((await get(`/conversations/${conversation.id}/stream`)).status, 204)
+    assert.equal((await get(`/conversations/${conversation.id}/events`)).status, 204)
+    assert.equal((await get(`/chat/stream/${conversation.id}/stream`)).status, 204)
+  })
+
+  it('drops finished jobs after the retention', async () => {
+    const { post, get, chat } = await chatApp({ env: { CHAT_JOB_RETENTION: '0' } })
+    const { conversation_id } = await (await post('/chat', { message: 'x' })).json()
+    assert.equal((await get(`/conversations/${conversation_id}/stream`)).status, 204)
+    assert.deepEqual(chat.jobs.stats(), { jobs: 0, running: 0, listeners: 0 })
+  })
+
+  it('long-poll returns the same events as the stream', async () => {
+    const { post, get } = await chatApp()
+    const res = await post('/chat/stream', { message: 'poll me' })
+    const conversationId = res.headers.get('x-conversation-id')!
+    const streamed = events(await readFrames(res))
+    const polled = await (await get(`/conversations/${conversationId}/events?after=0`)).json()
+    assert.equal(polled.done, true)
+    assert.equal(polled.next_after, streamed.length)
+    assert.deepEqual(
+      polled.events,
+      streamed.map((f) => ({ id: Number(f.id), event: f.event, data: JSON.parse(f.data!) })),
+    )
+    const later = await (await get(`/conversations/${conversationId}/events?after=2`)).json()
+    assert.equal(later.events[0].id, 3)
+  })
+
+  it('long-poll waits for the next event, or times out with an empty list', async () => {
+    const control = controlledProvider()
+    const { post, get } = await chatApp({ provider: control.provider, env: { CHAT_LONG_POLL_TIMEOUT: '30ms' } })
+    const res = await post('/chat/stream', { message: 'wait' })
+    const conversationId = res.headers.get('x-conversation-id')!
+    const empty = await (await get(`/conversations/${conversationId}/events?after=0`)).json()
+    assert.deepEqual([empty.events, empty.next_after, empty.done], [[], 0, false])
+
+    const pending = get(`/conversations/${conversationId}/events?after=0`)
+    setTimeout(() => control.push('hi'), 5)
+    const got = await (await pending).json()
+    assert.deepEqual(got.events, [{ id: 1, event: 'message', data: { delta: 'hi' } }])
+    assert.equal(got.next_after, 1)
+    control.end()
+    await readFrames(res)
+    const bad = await get(`/conversations/${conversationId}/events?after=-1`)
+    assert.equal(bad.status, 400)
+  })
+
+  it('stop cancels the job and persists the partial reply as stopped', async () => {
+    const control = controlledProvider()
+    const { post, stores, chat } = await chatApp({ provider: control.provider })
+    const res = await post('/chat/stream', { message: 'stop me' })
+    const conversationId = res.headers.get('x-conversation-id')!
+    control.push('partial ', 'reply')
+    await readFrames(res, { stop: (f) => events(f).length >= 2 })
+    const stop = await post(`/conversations/${conversationId}/stop`, {})
+    assert.equal(stop.status, 202)
+    const frames = await readFrames(res)
+    const done = events(frames).at(-1)!
+    assert.equal(done.event, 'done')
+    assert.equal(JSON.parse(done.data!).status, 'stopped')
+    assert.equal(control.requests[0].signal.aborted, true, 'the provider call was aborted')
+    const page = await stores.conversations.listMessages('alice', conversationId, { limit: 10 })
+    assert.deepEqual([page!.items[1].content, page!.items[1].status], ['partial reply', 'stopped'])
+    assert.equal((await post(`/conversations/${conversationId}/stop`, {})).status, 404, 'nothing left to stop')
+    assert.equal(chat.jobs.stats().running, 0)
+  })
+
+  it('a JSON chat stopped from elsewhere answers with the partial reply', async () => {
+    const control = controlledProvider()
+    const { post, stores, chat } = await chatApp({ provider: control.provider })
+    const conversation = await stores.conversations.create('alice', {})
+    const pending = post('/chat', { message: 'long one', conversation_id: conversation.id })
+    control.push('half')
+    await until(() => chat.jobs.latest(conversation.id)?.events.length === 1, 'the first delta')
+    assert.equal((await post(`/conversations/${conversation.id}/stop`, {})).status, 202)
+    const body = await (await pending).json()
+    assert.deepEqual([body.message, body.status, body.conversation_id], ['half', 'stopped', conversation.id])
+  })
+})
+
+describe('owner isolation', () => {
+  it("another user's conversation is a 404 everywhere", async () => {
+    const control = controlledProvider()
+    const { post, get } = await chatApp({ provider: control.provider })
+    const res = await post('/chat/stream', { message: 'mine' })
+    const conversationId = res.headers.get('x-conversation-id')!
+    control.push('secret')
+    for (const attempt of [
+      get(`/conversations/${conversationId}/stream`, 'bob'),
+      get(`/conversations/${conversationId}/events`, 'bob'),
+      post(`/conversations/${conversationId}/stop`, {}, 'bob'),
+      post('/chat', { message: 'x', conversation_id: conversationId }, 'bob'),
+      post('/chat/stream', { message: 'x', conversation_id: conversationId }, 'bob'),
+      post('/chat/stream', { id: conversationId, messages: [{ id: 'm', role: 'user', parts: [{ type: 'text', text: 'x' }] }] }, 'bob'),
+    ]) {
+      const answer = await attempt
+      assert.equal(answer.status, 404, await answer.clone().text())
+      assert.equal(answer.headers.get('content-type'), 'application/problem+json')
+    }
+    const aiResume = await get(`/chat/stream/${conversationId}/stream`, 'bob')
+    assert.equal(aiResume.status, 204, 'the AI SDK resume treats a foreign chat like an unknown one')
+    control.end()
+    assert.match(deltas(await readFrames(res)), /secret/)
+  })
+
+  it('requires an API key', async () => {
+    const { app } = await chatApp()
+    const res = await app.request('/api/v1/chat', { method: 'POST', body: '{}' })
+    assert.equal(res.status, 401)
+  })
+})
