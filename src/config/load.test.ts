@@ -80,6 +80,7 @@ describe('loadConfig', () => {
         SECURITY_HSTS_MAX_AGE: '1h',
         TRUSTED_PROXIES: '10.0.0.0/8,192.168.0.1',
         AI_BASE_URL: 'https://api.example.com/v1',
+        AI_MODEL: 'gpt-4o-mini',
       },
     })
     const server = config.server
@@ -151,6 +152,11 @@ describe('loadConfig', () => {
   it('rejects a CORS origin with a path', async () => {
     const error = await rejection({ env: { CORS_ALLOWED_ORIGINS: 'https://a.example/app' } })
     assert.match(error.problems[0], /^server\.cors\.allowed_origins\.0 \(from env CORS_ALLOWED_ORIGINS\)/)
+  })
+
+  it('requires AI_MODEL when AI_BASE_URL points at an endpoint', async () => {
+    const error = await rejection({ env: { AI_BASE_URL: 'http://127.0.0.1:11434/v1' } })
+    assert.match(error.problems[0], /^ai\.model: set ai\.model \(AI_MODEL\)/)
   })
 
   it("rejects '*' together with credentials, naming the origins key", async () => {
