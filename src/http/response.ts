@@ -1,5 +1,6 @@
 import type { Context } from 'hono'
 import type { AppEnv } from '../env.ts'
+import { noteBodySize } from '../observability/response-end.ts'
 
 /**
  * Middleware add their response headers to `c.var.responseHeaders`, a plain object, instead of
@@ -16,10 +17,13 @@ export function send(
   contentType: string | null,
   extra?: Record<string, string>,
 ): Response {
-  const headers: Record<string, string> = { ...c.var.responseHeaders, ...extra }
+  // `c.get()`, not `c.var`: the `var` getter copies every variable into a new object on each access.
+  const headers: Record<string, string> = { ...c.get('responseHeaders'), ...extra }
   if (contentType) headers['content-type'] = contentType
   const res = new Response(body, { status, headers })
   carriesHeaders.add(res)
+  // Lets the access log and metrics learn the size without reading `res.body` (which leaves the fast path).
+  noteBodySize(res, body)
   return res
 }
 

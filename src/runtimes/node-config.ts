@@ -21,7 +21,7 @@ export async function loadProcessConfig(): Promise<Config> {
         throw new ConfigError([`config file ${path}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`])
       }
     }
-    return await loadConfig({ env: process.env, yaml })
+    return checkFiles(await loadConfig({ env: process.env, yaml }))
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`assistant-server: ${error.message}\n`)
@@ -29,4 +29,18 @@ export async function loadProcessConfig(): Promise<Config> {
     }
     throw error
   }
+}
+
+/** Files the config names must exist before the server starts, so a typo exits 2 like any other bad key. */
+function checkFiles(config: Config): Config {
+  const { tls } = config.server
+  if (!tls.enabled) return config
+  const problems: string[] = []
+  for (const key of ['cert_file', 'key_file'] as const) {
+    const file = tls[key]
+    if (!file) problems.push(`server.tls.${key}: required when server.tls.enabled is true`)
+    else if (!existsSync(file)) problems.push(`server.tls.${key}: no such file: ${file}`)
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+  return config
 }

@@ -8,6 +8,8 @@ export interface AuthSettings {
 /** Verified keys are remembered (bounded) so the per-request cost is a map lookup, not a digest. */
 const CACHE_LIMIT = 1024
 
+const ANONYMOUS: Principal = Object.freeze({ id: 'anonymous' })
+
 /**
  * Verifies `Authorization: Bearer <key>` against SHA-256 digests of the configured keys.
  * The presented key is hashed, the digest looked up, and the bytes compared in constant time.
@@ -16,6 +18,8 @@ export class Authenticator {
   readonly mode: AuthSettings['mode']
   readonly #byDigest = new Map<string, { user: string; digest: Uint8Array }>()
   readonly #verified = new Map<string, Principal>()
+  /** Whole `Authorization` values already verified, so a repeat costs one map lookup and no promise. */
+  readonly #verifiedHeaders = new Map<string, Principal>()
 
   constructor(settings: AuthSettings) {
     this.mode = settings.mode
@@ -29,6 +33,7 @@ export class Authenticator {
   addDigest(user: string, sha256: string): void {
     this.#byDigest.set(sha256, { user, digest: fromHex(sha256) })
     this.#verified.clear()
+    this.#verifiedHeaders.clear()
   }
 
   /** Adds a random key for `user` and returns it; used for the development key when none is configured. */
@@ -39,11 +44,25 @@ export class Authenticator {
     return key
   }
 
+  /**
+   * The principal for an `Authorization` value verified before (or any value when auth is off),
+   * synchronously; `undefined` when it has to go through `verify()`.
+   */
+  cached(authorization: string | null | undefined): Principal | undefined {
+    if (this.mode === 'none') return ANONYMOUS
+    return authorization ? this.#verifiedHeaders.get(authorization) : undefined
+  }
+
   /** The principal for an `Authorization` header value, or null. Never throws for client input. */
   async verify(authorization: string | null | undefined): Promise<Principal | null> {
-    if (this.mode === 'none') return { id: 'anonymous' }
+    if (this.mode === 'none') return ANONYMOUS
     const key = bearerToken(authorization)
-    return key === null ? null : this.verifyKey(key)
+    const principal = key === null ? null : await this.verifyKey(key)
+    if (principal && authorization) {
+      if (this.#verifiedHeaders.size >= CACHE_LIMIT) this.#verifiedHeaders.clear()
+      this.#verifiedHeaders.set(authorization, principal)
+    }
+    return principal
   }
 
   async verifyKey(key: string): Promise<Principal | null> {

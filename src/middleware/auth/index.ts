@@ -15,7 +15,9 @@ export interface AuthOptions {
 export function auth(options: AuthOptions): MiddlewareHandler<AppEnv> {
   const { authenticator, allowQueryToken = false } = options
   return async function authMiddleware(c, next) {
-    let principal = await authenticator.verify(c.req.raw.headers.get('authorization'))
+    const authorization = c.req.raw.headers.get('authorization')
+    const known = authenticator.cached(authorization)
+    let principal = known !== undefined ? known : await authenticator.verify(authorization)
     if (!principal && allowQueryToken) {
       const token = c.req.query('token')
       if (token) principal = await authenticator.verifyKey(token)

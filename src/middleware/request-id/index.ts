@@ -20,7 +20,7 @@ export function requestId(options: RequestIdOptions = {}): MiddlewareHandler<App
     const inbound = c.req.raw.headers.get(headerName)
     const id = inbound !== null && ACCEPTABLE.test(inbound) ? inbound : generate()
     c.set('requestId', id)
-    c.var.responseHeaders[responseName] = id
+    c.get('responseHeaders')[responseName] = id
     await next()
   }
 }

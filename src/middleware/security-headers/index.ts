@@ -19,7 +19,7 @@ export function securityHeaders(options: SecurityHeadersOptions): MiddlewareHand
   const headers = buildSecurityHeaders(options)
   const names = Object.keys(headers)
   return async function securityHeadersMiddleware(c, next) {
-    const bag = c.var.responseHeaders
+    const bag = c.get('responseHeaders')
     for (let i = 0; i < names.length; i++) bag[names[i]] = headers[names[i]]
     await next()
   }

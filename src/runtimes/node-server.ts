@@ -1,0 +1,197 @@
+import { serve, type ServerType, type WebSocketServerLike } from '@hono/node-server'
+import { readFileSync } from 'node:fs'
+import { createServer as createHttpServer, type ServerOptions as HttpServerOptions } from 'node:http'
+import { createSecureServer, createServer as createH2cServer, type Http2Session } from 'node:http2'
+import { createServer as createHttpsServer } from 'node:https'
+import type { AddressInfo, Socket } from 'node:net'
+import type { SecureVersion } from 'node:tls'
+import { Hono } from 'hono'
+import pino, { type Logger } from 'pino'
+import type { Registry } from 'prom-client'
+import type { Config } from '../config/index.ts'
+
+/** ECDHE key exchange with AEAD ciphers only (TLS 1.2); TLS 1.3 suites are all AEAD and stay allowed. */
+export const TLS12_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+]
+// Node takes TLS 1.3 suites from the same `ciphers` string; a list without any disables TLS 1.3.
+const TLS13_SUITES = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256']
+
+type ServerConfig = Config['server']
+type Fetch = (request: Request, env: any) => Response | Promise<Response> | unknown
+
+export interface StartedServer {
+  server: ServerType
+  /** The bound port (the real one when the config asked for 0). */
+  port: number
+  address: string
+  protocol: 'http' | 'https' | 'h2' | 'h2c'
+  /**
+   * Stops accepting, lets in-flight requests finish, closes idle keep-alive connections at once and
+   * each busy one as soon as its last request ends; destroys what is left after `deadlineMs`.
+   * Resolves with whether everything drained in time.
+   */
+  drain(deadlineMs: number): Promise<boolean>
+}
+
+/** Node server options derived from the config: the read/write/idle budgets and the header size cap. */
+export function httpServerOptions(server: ServerConfig): HttpServerOptions {
+  return {
+    // read_timeout bounds receiving a whole request, headers included (headersTimeout ≤ requestTimeout).
+    requestTimeout: server.read_timeout,
+    headersTimeout: server.read_timeout,
+    keepAliveTimeout: server.idle_timeout,
+    maxHeaderSize: server.max_header_bytes,
+  }
+}
+
+function tlsOptions(server: ServerConfig) {
+  const { cert_file, key_file, min_version } = server.tls
+  if (!cert_file || !key_file) throw new Error('server.tls.enabled needs server.tls.cert_file and server.tls.key_file')
+  return {
+    cert: readFileSync(cert_file),
+    key: readFileSync(key_file),
+    minVersion: `TLSv${min_version}` as SecureVersion,
+    ciphers: [...TLS13_SUITES, ...TLS12_CIPHERS].join(':'),
+    honorCipherOrder: true,
+  }
+}
+
+/**
+ * Serves `fetch` with @hono/node-server as the config says: HTTP/1.1, HTTPS, HTTP/2 over TLS with
+ * ALPN fallback to HTTP/1.1, or cleartext h2c (prior knowledge only: no HTTP/1.1 on that port).
+ * Resolves once the socket is bound.
+ */
+export function startServer(fetch: Fetch, server: ServerConfig, extra: { websocket?: { server: WebSocketServerLike } } = {}): Promise<StartedServer> {
+  const tls = server.tls.enabled
+  const h2 = server.enable_http2
+  const h2settings = { maxConcurrentStreams: server.max_concurrent_streams, maxHeaderListSize: server.max_header_bytes }
+  const base = { fetch: fetch as never, hostname: server.host, port: server.port, websocket: extra.websocket }
+  const options =
+    h2 && tls
+      ? { ...base, createServer: createSecureServer, serverOptions: { ...tlsOptions(server), ...httpServerOptions(server), allowHTTP1: true, settings: h2settings } }
+      : h2
+        ? { ...base, createServer: createH2cServer, serverOptions: { settings: h2settings } }
+        : tls
+          ? { ...base, createServer: createHttpsServer, serverOptions: { ...tlsOptions(server), ...httpServerOptions(server) } }
+          : { ...base, createServer: createHttpServer, serverOptions: httpServerOptions(server) }
+  const protocol = h2 ? (tls ? 'h2' : 'h2c') : tls ? 'https' : 'http'
+
+  return new Promise((resolve, reject) => {
+    // Declared before serve() so the listening callback can hand out `drain`.
+    let tracker: ReturnType<typeof trackConnections>
+    const onError = (error: Error) => reject(error)
+    const started: ServerType = serve(options as Parameters<typeof serve>[0], (info: AddressInfo) => {
+      started.off('error', onError)
+      resolve({ server: started, port: info.port, address: info.address, protocol, drain: tracker.drain })
+    })
+    started.once('error', onError)
+    tracker = trackConnections(started, tls)
+    // write_timeout: a connection with no bytes moving either way for this long is closed.
+    started.setTimeout(server.write_timeout)
+  })
+}
+
+/** Serves only `fetch` (e.g. the metrics app) over plain HTTP; for the dedicated metrics port. */
+export function startPlainServer(fetch: Fetch, host: string, port: number): Promise<StartedServer> {
+  return startServer(fetch, {
+    host,
+    port,
+    tls: { enabled: false, cert_file: null, key_file: null, min_version: '1.2' },
+    enable_http2: false,
+    max_concurrent_streams: 100,
+    read_timeout: 10_000,
+    write_timeout: 10_000,
+    idle_timeout: 5_000,
+    max_header_bytes: 16_384,
+  } as ServerConfig)
+}
+
+/**
+ * Counts in-flight requests per connection. Node's own `closeIdleConnections` exists only on
+ * `http.Server`; HTTP/1.1 fallback connections on an HTTP/2 server need this bookkeeping anyway.
+ */
+function trackConnections(server: ServerType, tls: boolean) {
+  /** Every accepted TCP socket, destroyed at the deadline. */
+  const raw = new Set<Socket>()
+  /** HTTP/1.x connections (the TLS socket when TLS is on) and their in-flight request count. */
+  const http1 = new Map<Socket, number>()
+  const sessions = new Set<Http2Session>()
+  let draining = false
+
+  const watch = (socket: Socket) => {
+    if (http1.has(socket)) return
+    http1.set(socket, 0)
+    socket.once('close', () => http1.delete(socket))
+  }
+  server.on('connection', (socket: Socket) => {
+    raw.add(socket)
+    socket.once('close', () => raw.delete(socket))
+    if (!tls) watch(socket)
+  })
+  if (tls) server.on('secureConnection', (socket: Socket & { alpnProtocol?: string | false }) => {
+    if (socket.alpnProtocol !== 'h2') watch(socket)
+  })
+  server.on('session', (session: Http2Session) => {
+    // An HTTP/2 connection is not HTTP/1: its streams are drained by GOAWAY (session.close()).
+    if (session.socket) http1.delete(session.socket as Socket)
+    sessions.add(session)
+    session.once('close', () => sessions.delete(session))
+    if (draining) session.close()
+  })
+  server.on('request', (req: { socket: Socket; httpVersionMajor: number }, res: NodeJS.EventEmitter) => {
+    if (req.httpVersionMajor === 2) return
+    const socket = req.socket
+    watch(socket)
+    http1.set(socket, http1.get(socket)! + 1)
+    res.once('close', () => {
+      const left = (http1.get(socket) ?? 1) - 1
+      if (http1.has(socket)) http1.set(socket, left)
+      if (draining && left === 0) socket.end()
+    })
+  })
+
+  async function drain(deadlineMs: number): Promise<boolean> {
+    draining = true
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+    for (const session of sessions) session.close()
+    for (const [socket, count] of http1) if (count === 0) socket.end()
+    let timer: NodeJS.Timeout | undefined
+    const deadline = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), deadlineMs)
+    })
+    const drained = await Promise.race([closed.then(() => true as const), deadline])
+    clearTimeout(timer)
+    if (!drained) {
+      for (const session of sessions) session.destroy()
+      for (const socket of raw) socket.destroy()
+    }
+    return drained
+  }
+
+  return { drain }
+}
+
+/**
+ * The process logger: JSON lines to stdout through sonic-boom, buffered up to 4 KiB and written with
+ * one synchronous write per batch (at the latest every 250 ms). Measured on this machine (200k lines,
+ * to /dev/null and to a pipe): 1.4–2.1 µs CPU per line, against 1.6–3.3 unbuffered synchronous and
+ * 3.4–5.8 asynchronous. `gracefulShutdown` flushes it before exit; a SIGKILL loses at most 250 ms.
+ */
+export function processLogger(level: ServerConfig['log_level']): Logger {
+  return pino({ level }, pino.destination({ dest: 1, sync: true, minLength: 4096, periodicFlush: 250 }))
+}
+
+/**
+ * The app for a dedicated metrics port: the registry at `path`, 404 for everything else.
+ * Not `metrics().handler`: calling `metrics()` again would register the HTTP metrics twice on the
+ * registry the main app already uses.
+ */
+export function metricsOnlyApp(registry: Registry, path: string): Hono {
+  return new Hono().get(path, async () => new Response(await registry.metrics(), { headers: { 'content-type': registry.contentType } }))
+}
