@@ -61,7 +61,7 @@ export function conversationRoutes(options: ConversationRoutesOptions) {
   return new Hono<AppEnv>()
     .post('/conversations', validate('json', conversationInput), async (c) => {
       const input = c.req.valid('json')
-      const conversation = await store.create(c.var.user.id, { title: input.title ?? null, metadata: input.metadata })
+      const conversation = await store.create(c.get('user').id, { title: input.title ?? null, metadata: input.metadata })
       return json(c, conversationJson(conversation), 201, {
         location: `${c.req.path}/${encodeURIComponent(conversation.id)}`,
         etag: etagOf(conversation),
@@ -69,17 +69,17 @@ export function conversationRoutes(options: ConversationRoutesOptions) {
     })
     .get('/conversations', validate('query', listQuery), async (c) => {
       const { limit, cursor } = c.req.valid('query')
-      const page = await store.list(c.var.user.id, { limit, cursor })
+      const page = await store.list(c.get('user').id, { limit, cursor })
       return json(c, { data: page.items.map(conversationJson), next_cursor: page.nextCursor })
     })
     .get('/conversations/:id', validate('query', showQuery), async (c) => {
       const id = idParam(c)
       const query = c.req.valid('query')
-      const conversation = await store.get(c.var.user.id, id)
+      const conversation = await store.get(c.get('user').id, id)
       if (!conversation) throw notFound()
       let messages
       try {
-        messages = await store.listMessages(c.var.user.id, id, { limit: query.messages_limit, cursor: query.messages_cursor })
+        messages = await store.listMessages(c.get('user').id, id, { limit: query.messages_limit, cursor: query.messages_cursor })
       } catch (error) {
         if (!(error instanceof InvalidCursorError)) throw error
         throw problems.badRequest('Invalid query string: messages_cursor', [
@@ -97,7 +97,7 @@ export function conversationRoutes(options: ConversationRoutesOptions) {
     .put('/conversations/:id', validate('json', conversationInput), async (c) => {
       const id = idParam(c)
       const input = c.req.valid('json')
-      const userId = c.var.user.id
+      const userId = c.get('user').id
       let expectedVersion: number | undefined
       const ifMatch = c.req.header('if-match')
       if (ifMatch !== undefined) {
@@ -115,7 +115,7 @@ export function conversationRoutes(options: ConversationRoutesOptions) {
     })
     .delete('/conversations/:id', async (c) => {
       const id = idParam(c)
-      if (!(await store.delete(c.var.user.id, id))) throw notFound()
+      if (!(await store.delete(c.get('user').id, id))) throw notFound()
       return empty(c, 204)
     })
 }

@@ -4,5 +4,5 @@ import { json } from '../../http/response.ts'
 
 /** `GET /me`: who the API key belongs to. Lets a client (and the widget) check a key. */
 export function meRoutes() {
-  return new Hono<AppEnv>().get('/me', (c) => json(c, { id: c.var.user.id }))
+  return new Hono<AppEnv>().get('/me', (c) => json(c, { id: c.get('user').id }))
 }

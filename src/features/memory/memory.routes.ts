@@ -26,23 +26,23 @@ export function memoryRoutes(options: MemoryRoutesOptions) {
   const { store } = options
   return new Hono<AppEnv>()
     .post('/memory/store', validate('json', storeInput), async (c) => {
-      const item = await store.store(c.var.user.id, c.req.valid('json'))
+      const item = await store.store(c.get('user').id, c.req.valid('json'))
       const location = c.req.path.replace(/\/store$/, `/${encodeURIComponent(item.id)}`)
       return json(c, memoryJson(item), 201, { location })
     })
     .post('/memory/search', validate('json', searchInput), async (c) => {
       const { query, limit, tags } = c.req.valid('json')
-      const results = await store.search(c.var.user.id, { query, limit, tags })
+      const results = await store.search(c.get('user').id, { query, limit, tags })
       return json(c, { results: results.map((item) => ({ ...memoryJson(item), score: item.score })) })
     })
     .get('/memory', validate('query', listQuery), async (c) => {
       const { limit, cursor } = c.req.valid('query')
-      const page = await store.list(c.var.user.id, { limit, cursor })
+      const page = await store.list(c.get('user').id, { limit, cursor })
       return json(c, { data: page.items.map(memoryJson), next_cursor: page.nextCursor })
     })
     .delete('/memory/:id', async (c) => {
       const id = c.req.param('id')
-      if (!ID_PATTERN.test(id) || !(await store.delete(c.var.user.id, id))) throw problems.notFound('Memory item not found')
+      if (!ID_PATTERN.test(id) || !(await store.delete(c.get('user').id, id))) throw problems.notFound('Memory item not found')
       return empty(c, 204)
     })
 }

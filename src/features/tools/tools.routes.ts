@@ -24,7 +24,7 @@ export function toolRoutes(registry: ToolRegistry) {
     .get('/tools', (c) => json(c, { tools: registry.definitions() }))
     .post('/tools/:name/execute', knownTool, validate('json', executeBody), async (c) => {
       const { arguments: args } = c.req.valid('json')
-      const outcome = await registry.execute(c.req.param('name'), args, { userId: c.var.user.id, signal: c.req.raw.signal })
+      const outcome = await registry.execute(c.req.param('name'), args, { userId: c.get('user').id, signal: c.req.raw.signal })
       return json(c, outcome)
     })
 }

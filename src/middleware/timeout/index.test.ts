@@ -71,6 +71,21 @@ describe('timeout', () => {
     assert.equal(pending.size, 0)
   })
 
+  it('times out each of several overlapping requests on its own deadline, fast ones unaffected', async () => {
+    const app = timedApp(40)
+    const started = Date.now()
+    const first = app.request('/slow')
+    await sleep(15)
+    const fast = await app.request('/fast')
+    assert.equal(fast.status, 200)
+    const second = app.request('/slow')
+    const [a, b] = await Promise.all([first, second])
+    assert.equal(a.status, 504)
+    assert.equal(b.status, 504)
+    // The second started ~15 ms later; it must not have been cut at the first one's deadline.
+    assert.ok(Date.now() - started >= 40 + 15, 'the later request kept its own budget')
+  })
+
   it('lets a handler error through as itself, not as a timeout', async () => {
     const res = await timedApp().request('/boom')
     assert.equal(res.status, 500)

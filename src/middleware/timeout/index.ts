@@ -9,28 +9,65 @@ export interface TimeoutOptions {
   exempt?: (path: string) => boolean
 }
 
+interface Pending {
+  deadline: number
+  expire: () => void
+}
+
 /**
  * Answers 504 (a problem with the request id) when the rest of the chain has not produced a response
  * within `ms`. The handler is not cancelled (Web handlers have no cancellation hook) but its late result
  * is ignored. Streaming routes are exempt: they return their headers at once and carry their own idle
  * and total budgets.
  *
- * Hand-rolled rather than Hono's `timeout()`: one timer and one promise per request, no `Promise.race`,
- * and the error is our problem type.
+ * Hand-rolled rather than Hono's `timeout()`: instead of a timer per request, every request joins one
+ * list ordered by deadline (all share the same budget, so arrival order is deadline order) and a single
+ * sweep timer runs while the list is not empty (and is cleared when it empties). Precision is a tenth of the budget (at most 1 s),
+ * which is plenty for a budget of seconds.
  */
 export function timeout(options: TimeoutOptions): MiddlewareHandler<AppEnv> {
   const { ms, exempt } = options
+  const tick = Math.max(1, Math.min(1000, Math.floor(ms / 10)))
+  const pending = new Set<Pending>()
+  let sweeping: ReturnType<typeof setTimeout> | undefined
+
+  const sweep = () => {
+    sweeping = undefined
+    const now = Date.now()
+    for (const entry of pending) {
+      if (entry.deadline > now) break
+      pending.delete(entry)
+      entry.expire()
+    }
+    if (pending.size > 0) schedule()
+  }
+  const schedule = () => {
+    // The next expiry or one tick from now, whichever comes later: never a busy loop, never late by more than a tick.
+    const first = pending.values().next().value as Pending
+    sweeping = setTimeout(sweep, Math.max(tick, first.deadline - Date.now()))
+  }
+
   return function timeoutMiddleware(c, next) {
     if (exempt !== undefined && exempt(c.req.path)) return next()
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(problems.gatewayTimeout()), ms)
+      const entry: Pending = { deadline: Date.now() + ms, expire: () => reject(problems.gatewayTimeout()) }
+      pending.add(entry)
+      if (sweeping === undefined) schedule()
+      const settle = () => {
+        pending.delete(entry)
+        // Under load the list rarely empties, so the one timer is shared; when idle, leave no timer behind.
+        if (pending.size === 0 && sweeping !== undefined) {
+          clearTimeout(sweeping)
+          sweeping = undefined
+        }
+      }
       next().then(
         () => {
-          clearTimeout(timer)
+          settle()
           resolve()
         },
         (error: unknown) => {
-          clearTimeout(timer)
+          settle()
           reject(error)
         },
       )
