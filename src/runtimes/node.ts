@@ -6,6 +6,7 @@ import { announce } from '../startup.ts'
 import { loadProcessConfig } from './node-config.ts'
 import { metricsOnlyApp, processLogger, startPlainServer, startServer, type StartedServer } from './node-server.ts'
 import { startTracing } from './otel.ts'
+import { nodeWorkspaceFs } from './workspace-fs.ts'
 import { createNodeWebSocket } from './node-websocket.ts'
 import { gracefulShutdown, installProcessHandlers, type Closer } from './shutdown.ts'
 import { openStores } from './stores.ts'
@@ -26,17 +27,25 @@ const deps = buildDeps({
   logger,
   stores,
   upgradeWebSocket: websocket?.upgradeWebSocket,
+  workspaceFs: nodeWorkspaceFs(),
   peerAddress: (c) => getConnInfo(c).remote.address,
   serveStatic: serveStatic({ root: settings.static_dir }),
 })
 // Started before the app is built; the app's tracer is the API's proxy, so it picks the SDK up.
 const tracing = await startTracing({ logger, serviceName: 'assistant-server', version: deps.version, env: process.env })
 if (tracing) onClose.push({ name: 'tracing', close: () => tracing.shutdown() })
+// Generations still running after the drain are stopped (their partial replies are kept).
+onClose.unshift({ name: 'chat jobs', close: async () => deps.chat.jobs.close() })
 await announce(deps)
 const app = createApp(deps)
 
 const servers: StartedServer[] = []
-const shutdown = gracefulShutdown({ logger, markDraining: () => deps.lifecycle.markDraining(), servers, timeoutMs: settings.shutdown_timeout, onClose })
+// Draining: /ready turns 503 and WebSocket clients are told to reconnect elsewhere (1001).
+const markDraining = () => {
+  deps.lifecycle.markDraining()
+  deps.hub.closeAll()
+}
+const shutdown = gracefulShutdown({ logger, markDraining, servers, timeoutMs: settings.shutdown_timeout, onClose })
 installProcessHandlers(logger, shutdown)
 
 const main = await startServer(app.fetch, settings, { websocket: websocket?.websocket })

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import tls from 'node:tls'
 import { after, before, describe, it } from 'node:test'
+import WebSocket from 'ws'
 import { startPlainServer, startServer } from '../../src/runtimes/node-server.ts'
 import { gracefulShutdown } from '../../src/runtimes/shutdown.ts'
 import { memoryLogger, testApp } from '../helpers/app.ts'
@@ -192,6 +193,27 @@ describe('node entrypoint shutdown on SIGTERM', () => {
       assert.ok(messages.includes('shutting down: draining requests'))
       assert.equal(messages.at(-1), 'stopped')
       agent.destroy()
+    } finally {
+      await server.stop()
+    }
+  })
+
+  it('closes open WebSocket clients with 1001 and still exits 0 well inside the budget', async () => {
+    const server = await startServerProcess({ env: { API_KEYS, SHUTDOWN_TIMEOUT: '20s' } })
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws`, { headers: { authorization: `Bearer ${KEY}` } })
+      await once(ws, 'open')
+      ws.send(JSON.stringify({ type: 'ping' }))
+      const [pong] = await once(ws, 'message')
+      assert.equal(JSON.parse(String(pong)).type, 'pong')
+      const closed = once(ws, 'close')
+      const started = Date.now()
+      server.child.kill('SIGTERM')
+      const [code] = await closed
+      assert.equal(code, 1001)
+      assert.equal(await server.exited, 0)
+      // The open socket did not hold the drain to its 20 s deadline.
+      assert.ok(Date.now() - started < 15_000)
     } finally {
       await server.stop()
     }
