@@ -1,0 +1,20 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { call, type TargetRef } from './client.ts'
+
+const EXPECTED = ['x-content-type-options', 'x-frame-options', 'referrer-policy', 'content-security-policy', 'strict-transport-security']
+
+/** OWASP headers on every kind of response: JSON, problems and the static page. */
+export function securityHeaderChecks(target: TargetRef): void {
+  describe('security headers', () => {
+    for (const [label, path, status] of [['JSON', '/health', 200], ['a problem', '/nope', 404], ['the page', '/', 200]] as const) {
+      it(`on ${label} (${path})`, async () => {
+        const res = await call(target(), path)
+        assert.equal(res.status, status)
+        for (const name of EXPECTED) assert.ok(res.headers.get(name), `${name} missing on ${path}`)
+        assert.equal(res.headers.get('x-content-type-options'), 'nosniff')
+        assert.equal(res.headers.get('x-xss-protection'), null)
+      })
+    }
+  })
+}

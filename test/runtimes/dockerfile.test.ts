@@ -1,0 +1,181 @@
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { after, describe, it } from 'node:test'
+import { parse as parseYaml } from 'yaml'
+import { testApp } from '../helpers/app.ts'
+import { ROOT, runScript } from '../helpers/runtimes.ts'
+
+// No Docker engine runs here, so these tests check what a build would rely on: the files it copies,
+// the build it runs, the file it starts, the user it runs as and the URL its health check probes.
+
+interface Instruction {
+  stage: string
+  keyword: string
+  args: string
+}
+
+/** The Dockerfile's instructions with continuations joined, comments dropped, `ARG` defaults substituted. */
+function parseDockerfile(text: string): Instruction[] {
+  const logical = text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'))
+  const argDefaults = new Map<string, string>()
+  const out: Instruction[] = []
+  let stage = ''
+  for (const line of logical) {
+    const [, keyword, rest] = /^(\w+)\s+(.*)$/.exec(line) ?? []
+    const upper = keyword.toUpperCase()
+    const args = rest.replace(/\$\{(\w+)\}/g, (all, name: string) => argDefaults.get(name) ?? all)
+    if (upper === 'ARG') {
+      const [name, value] = args.split('=')
+      if (value !== undefined) argDefaults.set(name.trim(), value.trim())
+    }
+    if (upper === 'FROM') stage = /\bAS\s+(\S+)/i.exec(args)?.[1] ?? String(out.length)
+    out.push({ stage, keyword: upper, args })
+  }
+  return out
+}
+
+/** `.dockerignore` patterns (top-level names and simple globs are all this repo uses). */
+function ignored(patterns: string[], path: string): boolean {
+  const first = path.replace(/^\.\//, '').split('/')[0]
+  return patterns.some((pattern) => {
+    const regex = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*')}$`)
+    return regex.test(first) || regex.test(path)
+  })
+}
+
+const dockerfile = parseDockerfile(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))
+const stages = [...new Set(dockerfile.map((i) => i.stage))]
+const finalStage = stages.at(-1)!
+const inFinal = dockerfile.filter((i) => i.stage === finalStage)
+const dockerignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8')
+  .split('\n')
+  .map((line) => line.trim())
+  .filter((line) => line !== '' && !line.startsWith('#'))
+const packageJson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
+const execForm = (args: string): string[] => JSON.parse(args)
+
+describe('Dockerfile', () => {
+  it('is multi-stage on the official Node 22+ image', () => {
+    const froms = dockerfile.filter((i) => i.keyword === 'FROM')
+    assert.ok(froms.length >= 2, 'a build stage and a runtime stage')
+    for (const from of froms) {
+      const [, major] = /^node:(\d+)/.exec(from.args) ?? []
+      assert.ok(major && Number(major) >= 22, `FROM ${from.args}`)
+    }
+  })
+
+  it('every file it COPYs from the build context exists and is not excluded by .dockerignore', () => {
+    const copies = dockerfile.filter((i) => i.keyword === 'COPY' && !i.args.includes('--from='))
+    assert.ok(copies.length > 0)
+    for (const copy of copies) {
+      const parts = copy.args.split(/\s+/).filter((part) => !part.startsWith('--'))
+      for (const source of parts.slice(0, -1)) {
+        assert.ok(existsSync(join(ROOT, source)), `COPY ${source}: missing`)
+        assert.ok(!ignored(dockerignore, source), `COPY ${source}: excluded by .dockerignore`)
+      }
+    }
+  })
+
+  it('the runtime stage copies the build output, the widget and the config', () => {
+    const copies = inFinal.filter((i) => i.keyword === 'COPY').map((i) => i.args)
+    const stageOfBuild = dockerfile.find((i) => i.keyword === 'RUN' && /npm run build/.test(i.args))?.stage
+    assert.ok(stageOfBuild && stageOfBuild !== finalStage, 'the build runs in an earlier stage')
+    assert.ok(copies.some((args) => args.includes(`--from=${stageOfBuild}`) && /\bdist\b/.test(args)), 'dist/ from the build stage')
+    assert.ok(copies.some((args) => /^public\s/.test(args)), 'public/')
+    assert.ok(copies.some((args) => /^config\s/.test(args)), 'config/')
+    for (const dir of ['public', 'config']) assert.ok(statSync(join(ROOT, dir)).isDirectory(), dir)
+    assert.ok(existsSync(join(ROOT, 'config/default.yaml')))
+  })
+
+  it('the runtime stage installs production dependencies only', () => {
+    const installs = inFinal.filter((i) => i.keyword === 'RUN' && /\bnpm ci\b/.test(i.args))
+    assert.equal(installs.length, 1)
+    assert.match(installs[0].args, /--omit=dev/)
+    assert.ok(existsSync(join(ROOT, 'package-lock.json')), 'npm ci needs the lockfile')
+    // package.json also makes dist/node.js an ES module ("type": "module").
+    assert.equal(packageJson.type, 'module')
+    assert.ok(inFinal.some((i) => i.keyword === 'COPY' && /\bpackage\.json\b/.test(i.args) && /\bpackage-lock\.json\b/.test(i.args)))
+  })
+
+  it('runs as a non-root user', () => {
+    const users = inFinal.filter((i) => i.keyword === 'USER')
+    assert.equal(users.length, 1, 'one USER in the runtime stage')
+    const user = users[0].args.split(':')[0]
+    assert.notEqual(user, 'root')
+    assert.notEqual(user, '0')
+    const order = inFinal.map((i) => i.keyword)
+    assert.ok(order.indexOf('USER') < order.indexOf('CMD'), 'USER comes before CMD')
+  })
+
+  it('starts `node dist/node.js`, the file `npm run build` writes, exposing the default port', () => {
+    const cmd = inFinal.find((i) => i.keyword === 'CMD')
+    assert.ok(cmd)
+    assert.deepEqual(execForm(cmd.args), ['node', 'dist/node.js'])
+    assert.match(packageJson.scripts.build, /--outfile=dist\/node\.js(\s|$)/)
+    const expose = inFinal.find((i) => i.keyword === 'EXPOSE')
+    assert.equal(expose?.args, '8080')
+    assert.match(readFileSync(join(ROOT, 'config/default.yaml'), 'utf8'), /^\s+port: 8080$/m)
+  })
+
+  describe('the build script it runs', () => {
+    // A private output path, so this does not race the runtimes test over dist/.
+    mkdirSync(join(ROOT, 'test/.tmp'), { recursive: true })
+    const out = mkdtempSync(join(ROOT, 'test/.tmp/docker-build-'))
+    after(() => rmSync(out, { recursive: true, force: true }))
+
+    it('bundles src/runtimes/node.ts into one ES module that Node accepts', async () => {
+      const outfile = join(out, 'node.js')
+      const { code, output } = await runScript('build', [['dist/node.js', outfile]])
+      assert.equal(code, 0, output)
+      assert.ok(statSync(outfile).size > 10_000, 'a bundle, not a stub')
+      // Syntax check only; the runtimes test starts the real dist/node.js.
+      execFileSync(join(ROOT, 'node_modules/.bin/node'), ['--check', outfile], { cwd: ROOT })
+    })
+  })
+
+  it('HEALTHCHECK probes a path the app answers 200 on', async () => {
+    const healthcheck = inFinal.find((i) => i.keyword === 'HEALTHCHECK')
+    assert.ok(healthcheck, 'HEALTHCHECK in the runtime stage')
+    const [, command] = /\bCMD\s+(.*)$/.exec(healthcheck.args) ?? []
+    const argv = execForm(command)
+    assert.equal(argv[0], 'node', 'the slim image has no curl; Node probes')
+    const [, path] = /\/\/127\.0\.0\.1:[^/]+(\/[\w/-]*)/.exec(argv.join(' ')) ?? []
+    assert.equal(path, '/health')
+    const { app } = await testApp()
+    const res = await app.request(path)
+    assert.equal(res.status, 200)
+    assert.equal((await res.json()).status, 'healthy')
+  })
+})
+
+describe('docker-compose.yml', () => {
+  const compose = parseYaml(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'))
+
+  it('builds the server from this Dockerfile and points it at the mongo service', () => {
+    const server = compose.services.server
+    assert.equal(server.build, '.')
+    assert.equal(server.environment.MONGODB_URI, 'mongodb://mongo:27017')
+    assert.equal(server.depends_on.mongo.condition, 'service_healthy')
+    assert.ok(server.ports.some((port: string) => port.endsWith(':8080')))
+  })
+
+  it('runs mongo:7 with a health check and a named volume', () => {
+    const mongo = compose.services.mongo
+    assert.equal(mongo.image, 'mongo:7')
+    assert.ok(Array.isArray(mongo.healthcheck.test) && mongo.healthcheck.test.length > 1)
+    const [volume] = mongo.volumes[0].split(':')
+    assert.ok(volume in compose.volumes, `volume ${volume} is declared`)
+  })
+
+  it('the settings it passes are real setting names', async () => {
+    const { settingsTable } = await import('../../src/config/index.ts')
+    const known = new Set([...settingsTable().map((row) => row.env), 'API_KEYS'])
+    for (const name of Object.keys(compose.services.server.environment)) assert.ok(known.has(name), `${name} is not a setting`)
+  })
+})
