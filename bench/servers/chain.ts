@@ -21,7 +21,7 @@ import { responseHeaders } from '../../src/middleware/response-headers/index.ts'
 import { securityHeaders } from '../../src/middleware/security-headers/index.ts'
 import { timeout } from '../../src/middleware/timeout/index.ts'
 import { tracing } from '../../src/middleware/tracing/index.ts'
-import { processLogger } from '../../src/runtimes/node-server.ts'
+import { processLogger } from '../../src/runtimes/process.ts'
 
 const config = await loadConfig({ env: process.env })
 const server = config.server

@@ -1,14 +1,6 @@
 import { getConnInfo, serveStatic, upgradeWebSocket } from 'hono/deno'
-import pino from 'pino'
-import { createApp } from '../app.ts'
-import { buildDeps, systemClock } from '../deps.ts'
-import { announce } from '../startup.ts'
-import { exitOnUnsupported } from './env-config.ts'
-import { loadProcessConfig } from './node-config.ts'
-import { startTracing } from './otel.ts'
-import { gracefulShutdown, installProcessHandlers, type Closer } from './shutdown.ts'
-import { openStores } from './stores.ts'
-import { nodeWorkspaceFs } from './workspace-fs.ts'
+import { prepareProcess, settledWithin } from './process.ts'
+import { gracefulShutdown, installProcessHandlers } from './shutdown.ts'
 
 // The slice of Deno's API used here (Deno's types are not part of this tsconfig; this file only runs under Deno).
 declare const Deno: {
@@ -18,30 +10,15 @@ declare const Deno: {
   ): { shutdown(): Promise<void> }
 }
 
-// Deno runs the Node config loader through its Node compatibility (`process`, `node:fs`): same env
+// Deno runs the process start-up through its Node compatibility (`process`, `node:fs`): same env
 // naming rule, `--config`, CONFIG_FILE, config/default.yaml.
-const config = await loadProcessConfig()
-exitOnUnsupported(config, 'deno')
-const { server: settings } = config
-const logger = pino({ level: settings.log_level }, pino.destination({ dest: 1, sync: false }))
-const onClose: Closer[] = []
-// MongoDB when MONGODB_URI is set, else memory; closed after the server drains.
-const stores = await openStores(config, { logger, clock: systemClock })
-onClose.push({ name: 'stores', close: () => stores.close() })
-const deps = buildDeps({
-  config,
-  logger,
-  stores,
+const { settings, logger, deps, app, onClose, markDraining } = await prepareProcess({
+  runtime: 'deno',
   peerAddress: (c) => getConnInfo(c).remote.address,
-  serveStatic: serveStatic({ root: settings.static_dir }),
+  serveStatic: (root) => serveStatic({ root }),
   // Deno's 101 response has immutable headers; the response-header bag leaves 101s alone.
-  upgradeWebSocket: settings.websocket.enabled ? upgradeWebSocket : undefined,
-  workspaceFs: nodeWorkspaceFs(),
+  upgradeWebSocket: () => upgradeWebSocket,
 })
-const tracing = await startTracing({ logger, serviceName: 'assistant-server', version: deps.version, env: process.env })
-if (tracing) onClose.push({ name: 'tracing', close: () => tracing.shutdown() })
-await announce(deps)
-const app = createApp(deps)
 
 const server = Deno.serve(
   {
@@ -55,15 +32,8 @@ const server = Deno.serve(
   // The serve info (with `remoteAddr`) is the Hono env, so `getConnInfo` can read the peer address.
   (request, info) => app.fetch(request, info),
 )
-// `shutdown()` stops accepting and waits for in-flight requests; Deno has no forced close, the exit ends them.
-const drain = async (deadlineMs: number) => {
-  // `shutdown()` also waits for upgraded WebSockets: say goodbye (1001) first.
-  deps.hub.closeAll()
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const late = new Promise<false>((wake) => (timer = setTimeout(() => wake(false), deadlineMs)))
-  const drained = await Promise.race([server.shutdown().then(() => true as const), late])
-  clearTimeout(timer)
-  return drained
-}
-const shutdown = gracefulShutdown({ logger, markDraining: () => deps.lifecycle.markDraining(), servers: [{ drain }], timeoutMs: settings.shutdown_timeout, onClose })
+// `shutdown()` stops accepting and waits for in-flight requests and open WebSockets (closed 1001
+// when draining starts); Deno has no forced close, the exit ends what is left.
+const drain = (deadlineMs: number) => settledWithin(server.shutdown(), deadlineMs)
+const shutdown = gracefulShutdown({ logger, markDraining, servers: [{ drain }], timeoutMs: settings.shutdown_timeout, onClose })
 installProcessHandlers(logger, shutdown)

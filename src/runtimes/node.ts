@@ -1,50 +1,24 @@
 import { getConnInfo } from '@hono/node-server/conninfo'
 import { serveStatic } from '@hono/node-server/serve-static'
-import { createApp } from '../app.ts'
-import { buildDeps, systemClock } from '../deps.ts'
-import { announce } from '../startup.ts'
-import { loadProcessConfig } from './node-config.ts'
-import { metricsOnlyApp, processLogger, startPlainServer, startServer, type StartedServer } from './node-server.ts'
-import { startTracing } from './otel.ts'
-import { nodeWorkspaceFs } from './workspace-fs.ts'
+import { metricsOnlyApp, startPlainServer, startServer, type StartedServer } from './node-server.ts'
 import { createNodeWebSocket } from './node-websocket.ts'
-import { gracefulShutdown, installProcessHandlers, type Closer } from './shutdown.ts'
-import { openStores } from './stores.ts'
+import { prepareProcess } from './process.ts'
+import { gracefulShutdown, installProcessHandlers } from './shutdown.ts'
 
-const config = await loadProcessConfig()
-const { server: settings } = config
-const logger = processLogger(settings.log_level)
-/** Closed in order after the servers drain; later code pushes its own. */
-const onClose: Closer[] = []
-// MongoDB when MONGODB_URI is set, else memory.
-const stores = await openStores(config, { logger, clock: systemClock })
-const websocket = settings.websocket.enabled ? createNodeWebSocket({ maxPayload: settings.websocket.max_message_size }) : undefined
-if (websocket) onClose.push({ name: 'websocket', close: () => websocket.close() })
-onClose.push({ name: 'stores', close: () => stores.close() })
-
-const deps = buildDeps({
-  config,
-  logger,
-  stores,
-  upgradeWebSocket: websocket?.upgradeWebSocket,
-  workspaceFs: nodeWorkspaceFs(),
+let websocket: ReturnType<typeof createNodeWebSocket> | undefined
+const { settings, logger, deps, app, onClose, markDraining } = await prepareProcess({
+  runtime: 'node',
   peerAddress: (c) => getConnInfo(c).remote.address,
-  serveStatic: serveStatic({ root: settings.static_dir }),
+  serveStatic: (root) => serveStatic({ root }),
+  // @hono/node-server's built-in upgrade on a `ws` server we own (its options, e.g. maxPayload).
+  upgradeWebSocket: (config) => {
+    websocket = createNodeWebSocket({ maxPayload: config.server.websocket.max_message_size })
+    return websocket.upgradeWebSocket
+  },
 })
-// Started before the app is built; the app's tracer is the API's proxy, so it picks the SDK up.
-const tracing = await startTracing({ logger, serviceName: 'assistant-server', version: deps.version, env: process.env })
-if (tracing) onClose.push({ name: 'tracing', close: () => tracing.shutdown() })
-// Generations still running after the drain are stopped (their partial replies are kept).
-onClose.unshift({ name: 'chat jobs', close: async () => deps.chat.jobs.close() })
-await announce(deps)
-const app = createApp(deps)
+if (websocket) onClose.unshift({ name: 'websocket', close: () => websocket!.close() })
 
 const servers: StartedServer[] = []
-// Draining: /ready turns 503 and WebSocket clients are told to reconnect elsewhere (1001).
-const markDraining = () => {
-  deps.lifecycle.markDraining()
-  deps.hub.closeAll()
-}
 const shutdown = gracefulShutdown({ logger, markDraining, servers, timeoutMs: settings.shutdown_timeout, onClose })
 installProcessHandlers(logger, shutdown)
 

@@ -1,0 +1,93 @@
+import type { MiddlewareHandler } from 'hono'
+import pino, { type Logger } from 'pino'
+import type { Context } from 'hono'
+import type { UpgradeWebSocket } from 'hono/ws'
+import { createApp, type App } from '../app.ts'
+import type { Config } from '../config/index.ts'
+import { buildDeps, systemClock, type AppDeps } from '../deps.ts'
+import type { AppEnv } from '../env.ts'
+import { announce } from '../startup.ts'
+import { exitOnUnsupported, type RuntimeName } from './env-config.ts'
+import { loadProcessConfig } from './node-config.ts'
+import { startTracing } from './otel.ts'
+import type { Closer } from './shutdown.ts'
+import { openStores } from './stores.ts'
+import { nodeWorkspaceFs } from './workspace-fs.ts'
+
+/**
+ * Pino writing to stdout synchronously through a 4 KiB buffer flushed at least every 250 ms.
+ * Measured with 200k lines (to /dev/null and to a pipe): 1.4–2.1 µs CPU per line, against 1.6–3.3
+ * unbuffered synchronous and 3.4–5.8 asynchronous. `gracefulShutdown` flushes it before exit; a
+ * SIGKILL loses at most 250 ms of lines.
+ */
+export function processLogger(level: Config['server']['log_level']): Logger {
+  return pino({ level }, pino.destination({ dest: 1, sync: true, minLength: 4096, periodicFlush: 250 }))
+}
+
+/** What a process runtime (Node, Bun, Deno) brings to the shared start-up. */
+export interface RuntimeCapabilities {
+  runtime: RuntimeName
+  peerAddress: (c: Context<AppEnv>) => string | undefined
+  serveStatic: (root: string) => MiddlewareHandler<AppEnv>
+  upgradeWebSocket?: (config: Config) => UpgradeWebSocket<any> | undefined
+}
+
+export interface PreparedProcess {
+  config: Config
+  settings: Config['server']
+  logger: Logger
+  deps: AppDeps
+  app: App
+  /** Closed in order after the servers drain; entrypoints push their own. */
+  onClose: Closer[]
+  /** Draining: `/ready` turns 503 and WebSocket clients are told to reconnect elsewhere (1001). */
+  markDraining: () => void
+}
+
+/**
+ * Everything a process entrypoint does before it serves: config (exit 2 when bad or unsupported
+ * here), logger, stores (MongoDB when `MONGODB_URI` is set), deps, tracing, the start-up
+ * announcements and the app. The entrypoint then only serves and drains.
+ */
+export async function prepareProcess(capabilities: RuntimeCapabilities): Promise<PreparedProcess> {
+  const config = await loadProcessConfig()
+  exitOnUnsupported(config, capabilities.runtime)
+  const settings = config.server
+  const logger = processLogger(settings.log_level)
+  const stores = await openStores(config, { logger, clock: systemClock })
+  const deps = buildDeps({
+    config,
+    logger,
+    stores,
+    peerAddress: capabilities.peerAddress,
+    serveStatic: capabilities.serveStatic(settings.static_dir),
+    upgradeWebSocket: settings.websocket.enabled ? capabilities.upgradeWebSocket?.(config) : undefined,
+    workspaceFs: nodeWorkspaceFs(),
+  })
+  // Started before the app is built; the app's tracer is the API's proxy, so it picks the SDK up.
+  const tracing = await startTracing({ logger, serviceName: 'assistant-server', version: deps.version, env: process.env })
+  const onClose: Closer[] = [
+    // Generations still running after the drain are stopped (their partial replies are kept).
+    { name: 'chat jobs', close: async () => deps.chat.jobs.close() },
+    { name: 'stores', close: () => stores.close() },
+  ]
+  if (tracing) onClose.push({ name: 'tracing', close: () => tracing.shutdown() })
+  await announce(deps)
+  const app = createApp(deps)
+  const markDraining = () => {
+    deps.lifecycle.markDraining()
+    deps.hub.closeAll()
+  }
+  return { config, settings, logger, deps, app, onClose, markDraining }
+}
+
+/** Waits for `done` at most `deadlineMs`; true when it settled in time. The timer never outlives the wait. */
+export async function settledWithin(done: Promise<unknown>, deadlineMs: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<false>((wake) => (timer = setTimeout(() => wake(false), deadlineMs)))
+  try {
+    return await Promise.race([done.then(() => true as const), late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
