@@ -2,6 +2,7 @@ import { getConnInfo } from '@hono/node-server/conninfo'
 import { serveStatic } from '@hono/node-server/serve-static'
 import { metricsOnlyApp, startPlainServer, startServer, type StartedServer } from './node-server.ts'
 import { createNodeWebSocket } from './node-websocket.ts'
+import { upgradeRefusals } from './node-upgrade-refusal.ts'
 import { prepareProcess } from './process.ts'
 import { gracefulShutdown, installProcessHandlers } from './shutdown.ts'
 
@@ -22,7 +23,9 @@ const servers: StartedServer[] = []
 const shutdown = gracefulShutdown({ logger, markDraining, servers, timeoutMs: settings.shutdown_timeout, onClose })
 installProcessHandlers(logger, shutdown)
 
-const main = await startServer(app.fetch, settings, { websocket: websocket?.websocket })
+const refusals = websocket ? upgradeRefusals(websocket.websocket.server) : undefined
+const main = await startServer(refusals ? refusals.wrapFetch(app.fetch) : app.fetch, settings, { websocket: websocket?.websocket })
+refusals?.attach(main.server)
 servers.push(main)
 if (settings.metrics.enabled && settings.metrics.port !== 0) {
   const side = await startPlainServer(metricsOnlyApp(deps.metrics, settings.metrics.path).fetch, settings.host, settings.metrics.port)
