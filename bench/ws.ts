@@ -3,16 +3,21 @@
  * `hono`) next to a bare `ws` server doing the same job (`raw`), one variant per process, in the
  * same run. `bare` is the same Hono upgrade with empty events (memory only): the adapter's own share.
  *
- *   node bench/ws.ts [--connections=10000] [--subscribers=1000] [--rounds=50] [--repeat=1]
+ *   node bench/ws.ts [--connections=10000] [--subscribers=1000] [--rounds=50] [--repeat=1] [--semi-space=16]
  *
- * Measures the server's RSS per idle authenticated connection (after a forced GC, before and after
- * connecting) and the latency from "persist a message" to its arrival at every one of the
- * subscribers (p50/p99). Raises `ulimit -n` to the hard limit for itself and the servers (each side holds one fd per connection).
+ * Measures the server's RSS per idle authenticated connection and the latency from "persist a message" to its arrival at every one of the
+ * subscribers (p50/p99). RSS per connection is the growth (after a forced GC) from the first half
+ * of the connections to all of them; `0→N` is the growth from none. V8 sizes its young generation from
+ * the allocation rate, and the connect storm grows it by tens of MB that are then counted per
+ * connection (`young` in the output): a per-process constant, not per-connection state. So every
+ * server runs with the same fixed young generation, `--semi-space` MB per semi-space (0: V8's
+ * adaptive default), and the first half of the connections touches all of it. Raises `ulimit -n` to the hard limit for itself and the servers (each side holds one fd per connection).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
+import { getHeapSpaceStatistics } from 'node:v8'
 import WebSocket, { WebSocketServer } from 'ws'
 
 const args = Object.fromEntries(
@@ -28,6 +33,7 @@ const CONNECTIONS = Number(args.connections ?? 10_000)
 const SUBSCRIBERS = Math.min(Number(args.subscribers ?? 1_000), CONNECTIONS)
 const ROUNDS = Number(args.rounds ?? 50)
 const REPEAT = Number(args.repeat ?? 1)
+const SEMI_SPACE_MB = Number(args['semi-space'] ?? 16)
 
 const now = () => performance.timeOrigin + performance.now()
 
@@ -36,7 +42,9 @@ const now = () => performance.timeOrigin + performance.now()
 function memoryStats() {
   ;(globalThis as { gc?: () => void }).gc?.()
   ;(globalThis as { gc?: () => void }).gc?.()
-  return { rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed }
+  const { rss, heapUsed, heapTotal } = process.memoryUsage()
+  const newSpace = getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0
+  return { rss, heapUsed, heapTotal, newSpace }
 }
 
 async function serveRaw(): Promise<number> {
@@ -110,7 +118,8 @@ async function serveHono(bare: boolean): Promise<number> {
 // ---------------------------------------------------------------- load (the parent process)
 
 function startServer(variant: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn('bash', ['-c', `ulimit -n $(ulimit -Hn) && exec "${NODE}" --expose-gc "${SELF}" --serve=${variant}`], {
+  const youngGeneration = SEMI_SPACE_MB > 0 ? `--min-semi-space-size=${SEMI_SPACE_MB} --max-semi-space-size=${SEMI_SPACE_MB}` : ''
+  const child = spawn('bash', ['-c', `ulimit -n $(ulimit -Hn) && exec "${NODE}" --expose-gc ${youngGeneration} "${SELF}" --serve=${variant}`], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   return new Promise((resolve, reject) => {
@@ -119,7 +128,9 @@ function startServer(variant: string): Promise<{ child: ChildProcess; port: numb
   })
 }
 
-async function stats(port: number): Promise<{ rss: number; heapUsed: number }> {
+type MemoryStats = ReturnType<typeof memoryStats>
+
+async function stats(port: number): Promise<MemoryStats> {
   return (await fetch(`http://127.0.0.1:${port}/stats`)).json()
 }
 
@@ -134,7 +145,13 @@ async function measure(variant: string, fanOut: boolean) {
   try {
     await stats(port)
     const before = await stats(port)
+    const half = Math.floor(CONNECTIONS / 2)
+    let middle = before
     for (let i = 0; i < CONNECTIONS; i += 250) {
+      if (i >= half && middle === before) {
+        await new Promise((resolve) => setTimeout(resolve, 500))
+        middle = await stats(port)
+      }
       const batch = []
       for (let j = i; j < Math.min(CONNECTIONS, i + 250); j++) {
         const ws = new WebSocket(url, { headers: { authorization: `Bearer ${KEY}` }, perMessageDeflate: false })
@@ -145,10 +162,18 @@ async function measure(variant: string, fanOut: boolean) {
     }
     await new Promise((resolve) => setTimeout(resolve, 500))
     const after = await stats(port)
+    const memory = {
+      variant,
+      perConnection: (after.rss - middle.rss) / (CONNECTIONS - half),
+      heapPerConnection: (after.heapUsed - middle.heapUsed) / (CONNECTIONS - half),
+      allInPerConnection: (after.rss - before.rss) / CONNECTIONS,
+      youngGrowth: after.newSpace - before.newSpace,
+      rss: after.rss,
+    }
 
     // Fan-out: the first SUBSCRIBERS connections follow one conversation.
     const arrivals: number[] = []
-    if (!fanOut) return { variant, perConnection: (after.rss - before.rss) / CONNECTIONS, heapPerConnection: (after.heapUsed - before.heapUsed) / CONNECTIONS, rss: after.rss, p50: NaN, p99: NaN }
+    if (!fanOut) return { ...memory, p50: NaN, p99: NaN }
     let pending = 0
     let roundDone: (() => void) | undefined
     await Promise.all(
@@ -175,10 +200,7 @@ async function measure(variant: string, fanOut: boolean) {
     }
     arrivals.sort((a, b) => a - b)
     return {
-      variant,
-      perConnection: (after.rss - before.rss) / CONNECTIONS,
-      heapPerConnection: (after.heapUsed - before.heapUsed) / CONNECTIONS,
-      rss: after.rss,
+      ...memory,
       p50: percentile(arrivals, 50),
       p99: percentile(arrivals, 99),
     }
@@ -202,13 +224,13 @@ async function main() {
     child.on('exit', (code) => process.exit(code ?? 1))
     return
   }
-  console.log(`connections=${CONNECTIONS} subscribers=${SUBSCRIBERS} rounds=${ROUNDS}`)
+  console.log(`connections=${CONNECTIONS} subscribers=${SUBSCRIBERS} rounds=${ROUNDS} semi-space=${SEMI_SPACE_MB > 0 ? `${SEMI_SPACE_MB} MB` : 'V8 default'}`)
   const results: Awaited<ReturnType<typeof measure>>[] = []
   for (let i = 0; i < REPEAT; i++) for (const variant of ['raw', 'bare', 'hono']) results.push(await measure(variant, variant !== 'bare'))
   const kb = (bytes: number) => (bytes / 1024).toFixed(2)
   for (const r of results) {
     console.log(
-      `${r.variant.padEnd(5)} rss/conn ${kb(r.perConnection)} KB  heap/conn ${kb(r.heapPerConnection)} KB  rss ${(r.rss / 1048576).toFixed(0)} MB  fan-out p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms`,
+      `${r.variant.padEnd(5)} rss/conn ${kb(r.perConnection)} KB (0→N ${kb(r.allInPerConnection)} KB, young +${(r.youngGrowth / 1048576).toFixed(0)} MB)  heap/conn ${kb(r.heapPerConnection)} KB  rss ${(r.rss / 1048576).toFixed(0)} MB  fan-out p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms`,
     )
   }
   const avg = (variant: string, key: 'perConnection' | 'p50' | 'p99') => {
