@@ -22,7 +22,8 @@ interface Pending {
  *
  * Hand-rolled rather than Hono's `timeout()`: instead of a timer per request, every request joins one
  * list ordered by deadline (all share the same budget, so arrival order is deadline order) and a single
- * sweep timer runs while the list is not empty (and is cleared when it empties). Precision is a tenth of the budget (at most 1 s),
+ * sweep timer runs while requests are pending: when the list empties the timer is not cleared (a
+ * serial client would otherwise pay a timer per request) but fires once more, finds nothing, and stops. Precision is a tenth of the budget (at most 1 s),
  * which is plenty for a budget of seconds.
  */
 export function timeout(options: TimeoutOptions): MiddlewareHandler<AppEnv> {
@@ -45,6 +46,9 @@ export function timeout(options: TimeoutOptions): MiddlewareHandler<AppEnv> {
     // The next expiry or one tick from now, whichever comes later: never a busy loop, never late by more than a tick.
     const first = pending.values().next().value as Pending
     sweeping = setTimeout(sweep, Math.max(tick, first.deadline - Date.now()))
+    // A sweep left over after the last request must not keep the process alive (Node, Bun; Deno's
+    // timers are numbers and have no unref).
+    ;(sweeping as { unref?: () => void }).unref?.()
   }
 
   return function timeoutMiddleware(c, next) {
@@ -53,14 +57,7 @@ export function timeout(options: TimeoutOptions): MiddlewareHandler<AppEnv> {
       const entry: Pending = { deadline: Date.now() + ms, expire: () => reject(problems.gatewayTimeout()) }
       pending.add(entry)
       if (sweeping === undefined) schedule()
-      const settle = () => {
-        pending.delete(entry)
-        // Under load the list rarely empties, so the one timer is shared; when idle, leave no timer behind.
-        if (pending.size === 0 && sweeping !== undefined) {
-          clearTimeout(sweeping)
-          sweeping = undefined
-        }
-      }
+      const settle = () => pending.delete(entry)
       next().then(
         () => {
           settle()
