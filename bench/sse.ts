@@ -2,6 +2,8 @@
  * SSE capacity on Node: N concurrent streams × M events each, through
  *   raw       — a bare node:http server writing SSE frames,
  *   hono      — a bare Hono `streamSSE` handler calling `writeSSE` per event,
+ *   hono-batch — a bare Hono `streamSSE` handler writing all frames at once (two writes a stream, as
+ *               the chat's FrameWriter does with a provider that never pauses): the floor for the rest,
  *   chat      — the chat routes, service and job log alone (fixed user, no middleware chain),
  *   pipeline  — the whole app (createApp middleware chain) + the chat service, job log and SSE route,
  * all fed by the same async generator of M one-word deltas (a fake provider with no pacing), plus a
@@ -9,7 +11,10 @@
  * delivered events/s, server CPU µs per event (user+system of the server process during the load),
  * peak RSS of the server, and each variant's CPU per event relative to raw.
  *
- *   node_modules/.bin/node bench/sse.ts [--streams 1000] [--events 100] [--rounds 2]
+ *   node_modules/.bin/node bench/sse.ts [--streams 1000] [--events 100] [--rounds 2] [--variants raw,pipeline]
+ *
+ * To profile one server: `node --cpu-prof --cpu-prof-dir=/tmp/prof bench/sse.ts --variants pipeline`
+ * (the forked server inherits the flag and writes its own profile).
  *
  * Not a test: numbers depend on the machine (and on the other jobs running on it).
  */
@@ -23,7 +28,7 @@ import { streamSSE } from 'hono/streaming'
 import pino from 'pino'
 import type { AppEnv } from '../src/env.ts'
 
-const VARIANTS = ['raw', 'hono', 'chat', 'pipeline'] as const
+const VARIANTS = ['raw', 'hono', 'hono-batch', 'chat', 'pipeline'] as const
 type Variant = (typeof VARIANTS)[number]
 const KEY = 'bench-key-0123456789abcdef'
 
@@ -32,6 +37,7 @@ const { values } = parseArgs({
     streams: { type: 'string', default: '1000' },
     events: { type: 'string', default: '100' },
     rounds: { type: 'string', default: '2' },
+    variants: { type: 'string', default: VARIANTS.join(',') },
     serve: { type: 'string' },
   },
 })
@@ -60,6 +66,19 @@ async function buildServer(variant: Variant): Promise<Server> {
         let seq = 0
         for await (const delta of deltas(EVENTS)) await stream.writeSSE({ event: 'message', id: String(++seq), data: JSON.stringify({ delta }) })
         await stream.writeSSE({ event: 'done', id: String(++seq), data: '{"status":"complete"}' })
+      }),
+    )
+    return createAdaptorServer({ fetch: app.fetch }) as Server
+  }
+  if (variant === 'hono-batch') {
+    const app = new Hono().post('/api/v1/chat/stream', (c) =>
+      streamSSE(c, async (stream) => {
+        await stream.write(': stream-open\n\n')
+        let seq = 0
+        let out = ''
+        for await (const delta of deltas(EVENTS)) out += `event: message\nid: ${++seq}\ndata: ${JSON.stringify({ delta })}\n\n`
+        out += `event: done\nid: ${++seq}\ndata: {"status":"complete"}\n\n`
+        await stream.write(out)
       }),
     )
     return createAdaptorServer({ fetch: app.fetch }) as Server
@@ -198,22 +217,25 @@ async function measure(variant: Variant): Promise<Result> {
 
 async function main() {
   const rounds = Number(values.rounds)
+  const variants = values.variants.split(',').map((v) => v.trim()) as Variant[]
+  const unknown = variants.filter((v) => !VARIANTS.includes(v))
+  if (unknown.length > 0) throw new Error(`unknown variants: ${unknown.join(', ')} (known: ${VARIANTS.join(', ')})`)
   const all: Result[] = []
   console.log(`SSE bench: ${STREAMS} concurrent streams × ${EVENTS} events (+1 done), ${rounds} round(s), node ${process.version}`)
   for (let round = 1; round <= rounds; round++) {
-    for (const variant of VARIANTS) {
+    for (const variant of variants) {
       const result = await measure(variant)
       all.push(result)
       console.log(
-        `round ${round} ${variant.padEnd(8)} ${result.events} events in ${result.seconds.toFixed(2)} s = ${Math.round(result.eventsPerSecond).toLocaleString('en')} events/s, ` +
+        `round ${round} ${variant.padEnd(10)} ${result.events} events in ${result.seconds.toFixed(2)} s = ${Math.round(result.eventsPerSecond).toLocaleString('en')} events/s, ` +
           `server CPU ${result.cpuMicrosPerEvent.toFixed(2)} µs/event, peak RSS ${result.peakRssMb.toFixed(0)} MB`,
       )
     }
   }
   const best = (variant: Variant) => Math.min(...all.filter((r) => r.variant === variant).map((r) => r.cpuMicrosPerEvent))
-  const raw = best('raw')
+  const raw = variants.includes('raw') ? best('raw') : NaN
   console.log('\nbest CPU per event (ratio to raw node:http):')
-  for (const variant of VARIANTS) console.log(`  ${variant.padEnd(8)} ${best(variant).toFixed(2)} µs  ${(best(variant) / raw).toFixed(2)}×`)
+  for (const variant of variants) console.log(`  ${variant.padEnd(10)} ${best(variant).toFixed(2)} µs  ${(best(variant) / raw).toFixed(2)}×`)
 }
 
 if (values.serve) await serveVariant(values.serve as Variant)

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { Hono } from 'hono'
 import { streamText } from 'hono/streaming'
-import { noteBodySize, onResponseEnd, utf8Length, type ResponseEnd } from './response-end.ts'
+import { noteBodySize, onResponseEnd, reportStreamBody, StreamProgress, utf8Length, type ResponseEnd } from './response-end.ts'
 import { routeTemplate, UNMATCHED_ROUTE } from './route.ts'
 
 describe('utf8Length', () => {
@@ -61,6 +61,40 @@ describe('onResponseEnd', () => {
         [0, false],
       ],
     )
+  })
+})
+
+describe('reportStreamBody', () => {
+  it('lets observers follow a stream the app reports itself, without wrapping the response', async () => {
+    const ends: ResponseEnd[] = []
+    const seen: Response[] = []
+    const progress = new StreamProgress()
+    let produced!: Response
+    const app = new Hono()
+    for (let i = 0; i < 2; i++) {
+      app.use(async (c, next) => {
+        await next()
+        onResponseEnd(c, (end) => ends.push(end))
+        seen.push(c.res)
+      })
+    }
+    app.get('/own', () => {
+      produced = new Response(new ReadableStream({ start: (controller) => controller.close() }), { headers: { 'content-type': 'text/event-stream' } })
+      reportStreamBody(produced, progress)
+      return produced
+    })
+    await app.request('/own')
+    assert.deepEqual(seen, [produced, produced], 'c.res stays the response the app made')
+    assert.equal(ends.length, 0, 'nothing until the app reports the end')
+    progress.wrote(3)
+    progress.wrote(4)
+    progress.end(true)
+    progress.end(false)
+    assert.equal(ends.length, 2)
+    for (const end of ends) assert.deepEqual([end.bytes, end.streamed, end.aborted], [7, true, true])
+    const late: ResponseEnd[] = []
+    progress.listen((end) => late.push(end))
+    assert.deepEqual(late, [ends[0]], 'a listener joining after the end hears it at once')
   })
 })
 

@@ -42,15 +42,53 @@ export function utf8Length(text: string): number {
   return bytes
 }
 
-interface Watch {
-  listeners: Listener[]
-  bytes: number
-  streamed: boolean
-  ended: boolean
+/**
+ * Bytes and end of one streamed body, shared by every observer of the response. Either the app
+ * reports them as it writes (`reportStreamBody`), or `onResponseEnd` counts them from a wrapped copy.
+ */
+export class StreamProgress {
+  readonly #streamed: boolean
+  #bytes = 0
+  #end: ResponseEnd | null = null
+  #listeners: Listener[] = []
+
+  /** `streamed`: whether the body is a stream (SSE, chunked) rather than a file or a plain body. Default true. */
+  constructor(streamed = true) {
+    this.#streamed = streamed
+  }
+
+  /** Adds bytes handed to the runtime. */
+  wrote(bytes: number): void {
+    this.#bytes += bytes
+  }
+
+  /** The body ended, or was abandoned (`aborted`); observers are called once, later calls do nothing. */
+  end(aborted: boolean): void {
+    if (this.#end) return
+    const end: ResponseEnd = { bytes: this.#bytes, endedAt: performance.now(), streamed: this.#streamed, aborted }
+    this.#end = end
+    const listeners = this.#listeners
+    this.#listeners = []
+    for (const listener of listeners) listener(end)
+  }
+
+  listen(listener: Listener): void {
+    if (this.#end) listener(this.#end)
+    else this.#listeners.push(listener)
+  }
 }
 
-/** Responses this module wrapped, so a second observer joins the first instead of wrapping again. */
-const watches = new WeakMap<Response, Watch>()
+/** Streamed responses being followed, so a second observer joins the first instead of wrapping again. */
+const watches = new WeakMap<Response, StreamProgress>()
+
+/**
+ * Declares that the app itself reports the bytes and end of `res`'s streamed body through `progress`,
+ * so `onResponseEnd` observers need not wrap the body in a counting stream (a ReadableStream, a full
+ * Response and a read per chunk on every streamed response).
+ */
+export function reportStreamBody(res: Response, progress: StreamProgress): void {
+  watches.set(res, progress)
+}
 
 const STREAM_TYPES = /^(text\/event-stream|application\/(x-)?ndjson)/i
 
@@ -62,8 +100,9 @@ function isStreaming(res: Response): boolean {
 
 /**
  * Calls `listener` once the response body of `c` has been delivered: at once for bodies whose size is
- * known, at the end of the stream (or its cancellation) otherwise. Call it after `next()`. Bodies of
- * unknown size are followed by replacing `c.res` with a counting copy; observers share one copy.
+ * known, at the end of the stream (or its cancellation) otherwise. Call it after `next()`. Streams the
+ * app reports itself (`reportStreamBody`) are followed as they are; other bodies of unknown size by
+ * replacing `c.res` with a counting copy. Observers share one progress.
  */
 export function onResponseEnd(c: Context, listener: Listener): void {
   const res = c.res
@@ -74,7 +113,7 @@ export function onResponseEnd(c: Context, listener: Listener): void {
   }
   const existing = watches.get(res)
   if (existing) {
-    existing.listeners.push(listener)
+    existing.listen(listener)
     return
   }
   const source = c.req.method === 'HEAD' || res.status === 101 ? null : res.body
@@ -82,13 +121,8 @@ export function onResponseEnd(c: Context, listener: Listener): void {
     listener({ bytes: 0, endedAt: performance.now(), streamed: false, aborted: false })
     return
   }
-  const watch: Watch = { listeners: [listener], bytes: 0, streamed: isStreaming(res), ended: false }
-  const finish = (aborted: boolean) => {
-    if (watch.ended) return
-    watch.ended = true
-    const end: ResponseEnd = { bytes: watch.bytes, endedAt: performance.now(), streamed: watch.streamed, aborted }
-    for (const each of watch.listeners) each(end)
-  }
+  const progress = new StreamProgress(isStreaming(res))
+  progress.listen(listener)
   const reader = source.getReader()
   const counted = new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -96,23 +130,23 @@ export function onResponseEnd(c: Context, listener: Listener): void {
         const { done, value } = await reader.read()
         if (done) {
           controller.close()
-          finish(false)
+          progress.end(false)
           return
         }
-        watch.bytes += value.byteLength
+        progress.wrote(value.byteLength)
         controller.enqueue(value)
       } catch (error) {
         controller.error(error)
-        finish(true)
+        progress.end(true)
       }
     },
     cancel(reason) {
-      finish(true)
+      progress.end(true)
       return reader.cancel(reason)
     },
   })
   const wrapped = new Response(counted, { status: res.status, statusText: res.statusText, headers: res.headers })
-  watches.set(wrapped, watch)
+  watches.set(wrapped, progress)
   // Clearing first stops Hono from copying the old response's headers onto the new one a second time.
   c.res = undefined
   c.res = wrapped

@@ -6,7 +6,7 @@ import { empty, json } from '../../http/response.ts'
 import { fieldErrors } from '../../middleware/validation/index.ts'
 import type { ChatJob } from './jobs.ts'
 import { resultOf, type ChatInput, type ChatService } from './service.ts'
-import { eventStream, eventStreamFormatter, uiMessageFormatter, type StreamCounters } from './sse.ts'
+import { eventStream, eventStreamFormatter, Heartbeats, uiMessageFormatter, type StreamCounters } from './sse.ts'
 
 export interface ChatRoutesOptions {
   service: ChatService
@@ -93,7 +93,7 @@ function cursor(c: Context<AppEnv>): number {
  */
 export function chatRoutes(options: ChatRoutesOptions) {
   const { service, counters } = options
-  const heartbeatMs = options.heartbeatMs ?? 15_000
+  const heartbeats = new Heartbeats(options.heartbeatMs ?? 15_000)
   const longPollTimeoutMs = options.longPollTimeoutMs ?? 25_000
   const maxChars = options.maxMessageChars ?? 32_768
   const messageBody = chatBody(maxChars)
@@ -150,24 +150,24 @@ export function chatRoutes(options: ChatRoutesOptions) {
           maxTokens: body.max_tokens,
           requestId: c.var.requestId,
         })
-        return eventStream(c, { job, after: 0, formatter: uiMessageFormatter(job.id), heartbeatMs, headers: streamHeaders(job, true), counters })
+        return eventStream(c, { job, after: 0, formatter: uiMessageFormatter(job.id), heartbeats, headers: streamHeaders(job, true), counters })
       }
       const body = parse(messageBody, raw, 'request body')
       const job = await service.start(c.var.user.id, input(c, body))
-      return eventStream(c, { job, after: 0, formatter: eventStreamFormatter, heartbeatMs, headers: streamHeaders(job, false), counters })
+      return eventStream(c, { job, after: 0, formatter: eventStreamFormatter, heartbeats, headers: streamHeaders(job, false), counters })
     })
     // The AI SDK's default resume URL for `api: '/api/v1/chat/stream'`; it expects a full replay.
     // `useChat` probes it for chats that may not exist yet, so a missing (or foreign) one is a 204 too.
     .get('/chat/stream/:id/stream', async (c) => {
       const job = await ownedJob(c, true)
       if (!job) return empty(c, 204)
-      return eventStream(c, { job, after: 0, formatter: uiMessageFormatter(job.id), heartbeatMs, headers: streamHeaders(job, true), counters })
+      return eventStream(c, { job, after: 0, formatter: uiMessageFormatter(job.id), heartbeats, headers: streamHeaders(job, true), counters })
     })
     .get('/conversations/:id/stream', async (c) => {
       const after = cursor(c)
       const job = await ownedJob(c)
       if (!job) return empty(c, 204)
-      return eventStream(c, { job, after, formatter: eventStreamFormatter, heartbeatMs, headers: streamHeaders(job, false), counters })
+      return eventStream(c, { job, after, formatter: eventStreamFormatter, heartbeats, headers: streamHeaders(job, false), counters })
     })
     .get('/conversations/:id/events', async (c) => {
       const after = cursor(c)

@@ -10,7 +10,7 @@ import type { StreamCounters } from './sse.ts'
 export { chatRoutes, type ChatRoutesOptions } from './chat.routes.ts'
 export { createInMemoryJobManager, type ChatJob, type JobEvent, type JobManager, type JobStats } from './jobs.ts'
 export { createChatService, estimateTokens, fitHistory, resultOf, type ChatInput, type ChatResult, type ChatService, type ChatServiceOptions, type ChatTools } from './service.ts'
-export { eventStream, eventStreamFormatter, FrameWriter, uiMessageFormatter, type StreamCounters } from './sse.ts'
+export { eventStream, eventStreamFormatter, FrameWriter, Heartbeats, uiMessageFormatter, type StreamCounters } from './sse.ts'
 
 export interface ChatFeatureOptions {
   config: Pick<Config, 'chat' | 'tools' | 'ai'>

@@ -7,8 +7,6 @@ export interface JobEvent {
   seq: number
   type: JobEventType
   data: Record<string, unknown>
-  /** The SSE frame, formatted once however many listeners read it. */
-  frame?: string
 }
 
 export type JobStatus = 'running' | 'complete' | 'stopped' | 'error'

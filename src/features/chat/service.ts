@@ -201,7 +201,8 @@ export function createChatService(options: ChatServiceOptions): ChatService {
         const offerTools = definitions.length > 0 && round < maxRounds
         promptChars += messages.reduce((sum, m) => sum + (m.content?.length ?? 0), 0)
         const calls: ToolCall[] = []
-        let roundText = ''
+        // This round's text is the tail of `text`: one string built per delta instead of two.
+        const roundStart = text.length
         for await (const event of provider.stream({
           messages,
           tools: offerTools ? definitions : undefined,
@@ -212,7 +213,6 @@ export function createChatService(options: ChatServiceOptions): ChatService {
         })) {
           if (event.type === 'text') {
             if (event.delta === '') continue
-            roundText += event.delta
             text += event.delta
             job.append('message', { delta: event.delta })
           } else if (event.type === 'tool_call') {
@@ -230,7 +230,7 @@ export function createChatService(options: ChatServiceOptions): ChatService {
         }
         if (job.signal.aborted) throw job.signal.reason
         if (calls.length === 0 || !offerTools) break
-        messages.push({ role: 'assistant', content: roundText || null, tool_calls: calls })
+        messages.push({ role: 'assistant', content: text.slice(roundStart) || null, tool_calls: calls })
         for (const call of calls) {
           const outcome = await runTool(job, call)
           toolTrace.push(outcome.data)

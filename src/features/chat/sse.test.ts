@@ -2,9 +2,11 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { SSEStreamingApi } from 'hono/streaming'
 import type { JobEvent } from './jobs.ts'
-import { eventStreamFormatter, FrameWriter, uiMessageFormatter } from './sse.ts'
+import { eventStreamFormatter, FrameWriter, Heartbeats, uiMessageFormatter } from './sse.ts'
 import { estimateTokens, fitHistory } from './service.ts'
 import type { Message } from '../../storage/ports.ts'
+import { StreamProgress } from '../../observability/response-end.ts'
+import { AUTH, testApp } from '../../../test/helpers/app.ts'
 
 describe('FrameWriter', () => {
   it('joins frames of one burst, and frames pushed while a write is pending, into one write each', async () => {
@@ -13,8 +15,8 @@ describe('FrameWriter', () => {
     const blocked = new Promise<void>((resolve) => (release = resolve))
     const fake = {
       aborted: false,
-      async write(text: string) {
-        writes.push(text)
+      async write(chunk: Uint8Array) {
+        writes.push(new TextDecoder().decode(chunk))
         if (writes.length === 1) await blocked
         return this
       },
@@ -30,9 +32,22 @@ describe('FrameWriter', () => {
     assert.deepEqual(writes, ['ab', 'cd'])
   })
 
+  it('reports the UTF-8 bytes it writes', async () => {
+    const fake = { aborted: false, async write() { return this } } as unknown as SSEStreamingApi
+    const progress = new StreamProgress()
+    const writer = new FrameWriter(fake, progress)
+    await writer.writeNow('é\n')
+    writer.push('€𝄞')
+    await writer.drain()
+    progress.end(false)
+    let bytes = -1
+    progress.listen((end) => (bytes = end.bytes))
+    assert.equal(bytes, 3 + 3 + 4)
+  })
+
   it('writes nothing more once the client is gone', async () => {
     const writes: string[] = []
-    const fake = { aborted: true, async write(text: string) { writes.push(text); return this } } as unknown as SSEStreamingApi
+    const fake = { aborted: true, async write(chunk: Uint8Array) { writes.push(new TextDecoder().decode(chunk)); return this } } as unknown as SSEStreamingApi
     const writer = new FrameWriter(fake)
     writer.push('a')
     await writer.drain()
@@ -40,12 +55,34 @@ describe('FrameWriter', () => {
   })
 })
 
+describe('Heartbeats', () => {
+  const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length
+
+  it('beats for every open stream on one timer, held only while a stream is open', async () => {
+    const writes: string[][] = [[], []]
+    const writers = writes.map((list) => ({ push: (text: string) => void list.push(text) }))
+    const baseline = timers()
+    const heartbeats = new Heartbeats(5)
+    try {
+      heartbeats.add(writers[0])
+      heartbeats.add(writers[1])
+      assert.equal(timers(), baseline + 1, 'one timer for both streams')
+      for (let i = 0; i < 200 && writes.some((list) => list.length < 2); i++) await new Promise((resolve) => setTimeout(resolve, 5))
+      for (const list of writes) assert.ok(list.length >= 2 && list.every((w) => w === ': heartbeat\n\n'), String(list))
+      heartbeats.delete(writers[0])
+      assert.equal(timers(), baseline + 1, 'still beating for the other stream')
+    } finally {
+      heartbeats.delete(writers[0])
+      heartbeats.delete(writers[1])
+    }
+    assert.equal(timers(), baseline, 'no timer once every stream closed')
+  })
+})
+
 describe('formatters', () => {
-  it('formats an event frame once and reuses it', () => {
+  it('formats an event frame with one data line', () => {
     const event: JobEvent = { seq: 7, type: 'message', data: { delta: 'line\nbreak' } }
-    const frame = eventStreamFormatter.format(event)
-    assert.equal(frame, 'event: message\nid: 7\ndata: {"delta":"line\\nbreak"}\n\n')
-    assert.equal(event.frame, frame)
+    assert.equal(eventStreamFormatter.format(event), 'event: message\nid: 7\ndata: {"delta":"line\\nbreak"}\n\n')
   })
 
   it('opens and closes text parts around tools in the UI protocol', () => {
@@ -70,5 +107,28 @@ describe('history budget', () => {
     assert.equal(estimateTokens('12345678'), 2)
     const kept = fitHistory([message('a'.repeat(40)), message('b'.repeat(8)), message('c'.repeat(8))], 5)
     assert.deepEqual(kept.map((m) => m.content[0]), ['b', 'c'])
+  })
+})
+
+describe('eventStream through the whole app', () => {
+  it('reports its bytes and end to the access log and metrics', async () => {
+    const { app, lines } = await testApp({ env: { AI_BUILTIN_CHUNK_DELAY: '0' } })
+    const res = await app.request('/api/v1/chat/stream', {
+      method: 'POST',
+      headers: { ...AUTH.alice, 'content-type': 'application/json' },
+      body: JSON.stringify({ message: 'count my bytes: é €' }),
+    })
+    const body = new Uint8Array(await res.arrayBuffer())
+    assert.match(new TextDecoder().decode(body), /event: done/)
+    let line: Record<string, unknown> | undefined
+    for (let i = 0; i < 100 && !line; i++) {
+      line = lines.find((l) => l.route === '/api/v1/chat/stream')
+      if (!line) await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    assert.ok(line, 'the access log line is written at the end of the stream')
+    assert.equal(line.bytes, body.byteLength)
+    assert.equal(line.aborted, undefined)
+    const metrics = await (await app.request('/metrics')).text()
+    assert.match(metrics, /http_stream_duration_seconds_count\{method="POST",route="\/api\/v1\/chat\/stream",aborted="false"\} 1/)
   })
 })

@@ -1,6 +1,7 @@
 import type { Context } from 'hono'
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming'
 import type { AppEnv } from '../../env.ts'
+import { reportStreamBody, StreamProgress } from '../../observability/response-end.ts'
 import type { ChatJob, JobEvent } from './jobs.ts'
 
 /** Turns job events into wire frames for one listener. */
@@ -21,8 +22,10 @@ export const eventStreamFormatter: FrameFormatter = {
   // A comment right away: @hono/node-server sends the headers with the first body write.
   open: ': stream-open\n\n',
   format(event) {
-    // JSON.stringify never emits a raw newline, so one `data:` line is always enough.
-    return (event.frame ??= `event: ${event.type}\nid: ${event.seq}\ndata: ${JSON.stringify(event.data)}\n\n`)
+    // JSON.stringify never emits a raw newline, so one `data:` line is always enough. Not cached on
+    // the event: the log is retained for minutes, and keeping every frame there costs far more
+    // (old-generation garbage collection) than formatting again for a rare second listener.
+    return `event: ${event.type}\nid: ${event.seq}\ndata: ${JSON.stringify(event.data)}\n\n`
   },
   close: '',
 }
@@ -86,6 +89,8 @@ export function uiMessageFormatter(messageId: string): FrameFormatter {
   }
 }
 
+const encoder = new TextEncoder()
+
 /** Resolves after the current macrotask, so frames produced in one burst of microtasks meet. */
 const nextTask = () => new Promise<void>((resolve) => setTimeout(resolve, 0))
 
@@ -93,15 +98,17 @@ const nextTask = () => new Promise<void>((resolve) => setTimeout(resolve, 0))
  * Writes frames with as few stream writes as possible: frames pushed within one macrotask (a burst
  * of deltas) or while a write is pending (a busy socket) are joined into one string and written
  * once. Each write costs far more than a concatenation (encode, TransformStream, socket write);
- * the price is at most one timer tick of latency.
+ * the price is at most one timer tick of latency. The bytes written are reported to `progress`.
  */
 export class FrameWriter {
   private readonly stream: SSEStreamingApi
+  private readonly progress: StreamProgress | undefined
   private pending = ''
   private pumping: Promise<void> | null = null
 
-  constructor(stream: SSEStreamingApi) {
+  constructor(stream: SSEStreamingApi, progress?: StreamProgress) {
     this.stream = stream
+    this.progress = progress
   }
 
   push(text: string): void {
@@ -112,7 +119,14 @@ export class FrameWriter {
 
   /** Writes at once, without waiting for the batch (the first bytes, so headers go out). */
   async writeNow(text: string): Promise<void> {
-    await this.stream.write(text)
+    await this.write(text)
+  }
+
+  private async write(text: string): Promise<void> {
+    // Encoded here (streamSSE would do the same) so the byte count comes for free.
+    const bytes = encoder.encode(text)
+    this.progress?.wrote(bytes.byteLength)
+    await this.stream.write(bytes)
   }
 
   private async pump(): Promise<void> {
@@ -121,7 +135,7 @@ export class FrameWriter {
     while (this.pending !== '' && !this.stream.aborted) {
       const text = this.pending
       this.pending = ''
-      await this.stream.write(text)
+      await this.write(text)
       if (this.pending !== '') await nextTask()
     }
     this.pending = ''
@@ -131,6 +145,37 @@ export class FrameWriter {
   /** Resolves once everything pushed so far was handed to the response. */
   async drain(): Promise<void> {
     while (this.pumping) await this.pumping
+  }
+}
+
+/**
+ * One interval for the heartbeats of every open stream instead of a timer per stream (creating and
+ * clearing a timer costs more than the rest of a short stream's bookkeeping). Runs only while a
+ * stream is open, so an idle server holds no timer. A stream's first heartbeat comes within one
+ * interval of its opening, and then one every interval.
+ */
+export class Heartbeats {
+  private readonly intervalMs: number
+  private readonly writers = new Set<Pick<FrameWriter, 'push'>>()
+  private timer: ReturnType<typeof setInterval> | undefined
+
+  constructor(intervalMs: number) {
+    this.intervalMs = intervalMs
+  }
+
+  add(writer: Pick<FrameWriter, 'push'>): void {
+    this.writers.add(writer)
+    this.timer ??= setInterval(() => {
+      for (const each of this.writers) each.push(': heartbeat\n\n')
+    }, this.intervalMs)
+  }
+
+  delete(writer: Pick<FrameWriter, 'push'>): void {
+    this.writers.delete(writer)
+    if (this.writers.size === 0 && this.timer !== undefined) {
+      clearInterval(this.timer)
+      this.timer = undefined
+    }
   }
 }
 
@@ -144,7 +189,8 @@ export interface EventStreamOptions {
   /** Replay events with a larger seq. */
   after: number
   formatter: FrameFormatter
-  heartbeatMs: number
+  /** Shared by the streams of one router (`new Heartbeats(config.chat.heartbeat_interval)`). */
+  heartbeats: Heartbeats
   headers: Record<string, string>
   counters?: StreamCounters
 }
@@ -152,17 +198,19 @@ export interface EventStreamOptions {
 /**
  * A `streamSSE` response that replays a job's log after `after` and follows it live until its
  * terminal event. A client that goes away detaches this listener only; the job keeps running.
+ * Its bytes and end are reported to the observability middleware directly (`reportStreamBody`).
  */
 export function eventStream(c: Context<AppEnv>, options: EventStreamOptions): Response {
-  const { job, after, formatter, heartbeatMs, counters } = options
+  const { job, after, formatter, heartbeats, counters } = options
+  const progress = new StreamProgress()
   const res = streamSSE(c, async (stream) => {
     if (counters) counters.open++
-    const writer = new FrameWriter(stream)
+    const writer = new FrameWriter(stream, progress)
     let end!: () => void
     const ended = new Promise<void>((resolve) => (end = resolve))
     stream.onAbort(end)
     void writer.writeNow(formatter.open)
-    const heartbeat = setInterval(() => writer.push(': heartbeat\n\n'), heartbeatMs)
+    heartbeats.add(writer)
     const detach = job.subscribe(after, (event) => {
       writer.push(formatter.format(event))
       if (isTerminal(event)) {
@@ -174,11 +222,13 @@ export function eventStream(c: Context<AppEnv>, options: EventStreamOptions): Re
       await ended
       await writer.drain()
     } finally {
-      clearInterval(heartbeat)
+      heartbeats.delete(writer)
       detach()
       if (counters) counters.open--
+      progress.end(stream.aborted)
     }
   })
+  reportStreamBody(res, progress)
   const headers = res.headers
   // streamSSE sets these; both are hop-by-hop and illegal on HTTP/2, and Node adds them itself on HTTP/1.1.
   headers.delete('connection')

@@ -17,6 +17,7 @@ import {
   type Page,
   type PageRequest,
 } from '../ports.ts'
+import { cloneData } from './clone.ts'
 import { SortedList } from './sorted-list.ts'
 
 interface Entry {
@@ -32,7 +33,7 @@ export function compareConversations(a: ConversationKey, b: ConversationKey): nu
   return b.updatedAt - a.updatedAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)
 }
 
-const copy = (conversation: Conversation): Conversation => ({ ...conversation, metadata: structuredClone(conversation.metadata) })
+const copy = (conversation: Conversation): Conversation => ({ ...conversation, metadata: cloneData(conversation.metadata) })
 
 /**
  * Conversations and messages in process memory. Every operation runs synchronously between awaits,
@@ -82,7 +83,7 @@ export class MemoryConversationStore implements ConversationStore {
       id,
       userId,
       title: input.title ?? null,
-      metadata: structuredClone(input.metadata ?? {}),
+      metadata: cloneData(input.metadata ?? {}),
       createdAt: now,
       updatedAt: now,
       messageCount: 0,
@@ -119,7 +120,7 @@ export class MemoryConversationStore implements ConversationStore {
     }
     this.#touch(entry, (conversation) => {
       if (patch.title !== undefined) conversation.title = patch.title
-      if (patch.metadata !== undefined) conversation.metadata = structuredClone(patch.metadata)
+      if (patch.metadata !== undefined) conversation.metadata = cloneData(patch.metadata)
     })
     return copy(entry.conversation)
   }
@@ -144,13 +145,13 @@ export class MemoryConversationStore implements ConversationStore {
       status: input.status ?? 'complete',
       createdAt: this.#clock.now(),
       ...(input.tokens === undefined ? {} : { tokens: input.tokens }),
-      ...(input.data === undefined ? {} : { data: structuredClone(input.data) }),
+      ...(input.data === undefined ? {} : { data: cloneData(input.data) }),
     }
     entry.messages.push(message)
     this.#touch(entry, (conversation) => {
       conversation.messageCount = entry.messages.length
     })
-    return structuredClone(message)
+    return cloneData(message)
   }
 
   async listMessages(userId: string, conversationId: string, page: PageRequest): Promise<Page<Message> | null> {
@@ -160,7 +161,7 @@ export class MemoryConversationStore implements ConversationStore {
     const items = entry.messages.slice(afterSeq, afterSeq + page.limit)
     const lastSeq = afterSeq + items.length
     return {
-      items: items.map((message) => structuredClone(message)),
+      items: items.map((message) => cloneData(message)),
       nextCursor: lastSeq < entry.messages.length ? encodeMessageCursor(lastSeq) : null,
     }
   }

@@ -2,6 +2,7 @@ import type { Clock } from '../../deps.ts'
 import { decodeMemoryCursor, encodeMemoryCursor } from '../cursor.ts'
 import type { MemoryItem, MemorySearch, MemoryStore, NewMemoryItem, Page, PageRequest } from '../ports.ts'
 import { queryTerms, tokenize } from '../text.ts'
+import { cloneData } from './clone.ts'
 import { SortedList } from './sorted-list.ts'
 
 /** Okapi BM25 parameters (the usual defaults, as in Lucene). */
@@ -33,7 +34,7 @@ function compareItems(a: MemoryKey, b: MemoryKey): number {
   return b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)
 }
 
-const copy = (item: MemoryItem): MemoryItem => ({ ...item, tags: [...item.tags], metadata: structuredClone(item.metadata) })
+const copy = (item: MemoryItem): MemoryItem => ({ ...item, tags: [...item.tags], metadata: cloneData(item.metadata) })
 
 /**
  * Memory items ranked with BM25 over an inverted index kept per user: a search touches only the
@@ -63,7 +64,7 @@ export class MemoryItemStore implements MemoryStore {
       userId,
       content: input.content,
       tags: [...new Set(input.tags ?? [])],
-      metadata: structuredClone(input.metadata ?? {}),
+      metadata: cloneData(input.metadata ?? {}),
       createdAt: this.#clock.now(),
     }
     const words = tokenize(item.content)
@@ -88,8 +89,10 @@ export class MemoryItemStore implements MemoryStore {
 
   async search(userId: string, search: MemorySearch): Promise<(MemoryItem & { score: number })[]> {
     const index = this.#users.get(userId)
+    // Most users store no memory: answer before tokenizing the query.
+    if (!index || index.items.size === 0) return []
     const terms = queryTerms(search.query)
-    if (!index || index.items.size === 0 || terms.length === 0) return []
+    if (terms.length === 0) return []
     const count = index.items.size
     const averageLength = index.totalLength / count || 1
     const wanted = search.tags ?? []
