@@ -6,7 +6,7 @@ import { meRoutes } from './features/me/index.ts'
 import { conversationRoutes } from './features/conversations/index.ts'
 import { memoryRoutes } from './features/memory/index.ts'
 import { toolRoutes } from './features/tools/index.ts'
-import { chatRoutes } from './features/chat/index.ts'
+import { chatRoutesFromConfig } from './features/chat/index.ts'
 import { wsRoutes } from './features/ws/index.ts'
 import { accessLog } from './middleware/access-log/index.ts'
 import { auth } from './middleware/auth/index.ts'
@@ -69,15 +69,7 @@ export function createApp(deps: AppDeps) {
     .route('/', conversationRoutes({ store: deps.stores.conversations }))
     .route('/', memoryRoutes({ store: deps.stores.memory }))
     .route('/', toolRoutes(deps.tools))
-    .route(
-      '/',
-      chatRoutes({
-        service: deps.chat,
-        heartbeatMs: config.chat.heartbeat_interval,
-        longPollTimeoutMs: config.chat.long_poll_timeout,
-        maxMessageChars: config.chat.max_message_chars,
-      }),
-    )
+    .route('/', chatRoutesFromConfig(deps.chat, config))
   app.route('/api/v1', api)
 
   if (deps.upgradeWebSocket && server.websocket.enabled) {

@@ -12,7 +12,7 @@ import { MemoryBucketStore, type BucketStore } from './middleware/rate-limit/buc
 import { createToolRegistry, type ToolRegistry, type WorkspaceFs } from './features/tools/index.ts'
 import { createProvider } from './providers/index.ts'
 import { EventBus, withMessageEvents, type PersistenceEvents } from './events/index.ts'
-import { chatGateway, createChatService, createInMemoryJobManager, type ChatService } from './features/chat/index.ts'
+import { chatGateway, chatServiceFromConfig, type ChatService } from './features/chat/index.ts'
 import { Hub, hubSettings } from './features/ws/index.ts'
 import type { ChatProvider } from './providers/ports.ts'
 import { createMemoryStores } from './storage/memory/index.ts'
@@ -75,20 +75,14 @@ export function buildDeps(runtime: RuntimeDeps): AppDeps {
     runtime.tools ?? createToolRegistry({ memory: stores.memory, config: config.tools, workspaceFs: runtime.workspaceFs, clock })
   const chat =
     runtime.chat ??
-    createChatService({
+    chatServiceFromConfig({
+      config,
       conversations: stores.conversations,
       memory: stores.memory,
       provider,
       tools,
-      jobs: createInMemoryJobManager({ retentionMs: config.chat.job_retention, now: () => clock.now() }),
       logger,
-      historyTokenBudget: config.chat.history_token_budget,
-      memoryContextItems: config.chat.memory_context_items,
-      maxToolRounds: config.tools.max_rounds,
-      toolTimeoutMs: config.tools.timeout,
-      totalTimeoutMs: config.chat.stream_total_timeout,
-      temperature: config.ai.temperature,
-      maxTokens: config.ai.max_tokens,
+      now: () => clock.now(),
     })
   const deps: AppDeps = {
     tracer: trace.getTracer('assistant-server'),

@@ -107,6 +107,27 @@ describe('POST /chat/stream', () => {
     assertConsecutiveIds(frames)
   })
 
+  it('ends a generation whose model goes quiet past the idle budget with a 504 error, keeping the partial reply', async () => {
+    const control = controlledProvider()
+    const { post, stores, chat } = await chatApp({ provider: control.provider, env: { CHAT_STREAM_IDLE_TIMEOUT: '50ms' } })
+    const res = await post('/chat/stream', { message: 'then silence' })
+    const conversationId = res.headers.get('x-conversation-id')!
+    control.push('partial ')
+    const frames = await readFrames(res)
+    const last = events(frames).at(-1)!
+    assert.equal(last.event, 'error')
+    const problem = JSON.parse(last.data!)
+    assert.equal(problem.status, 504)
+    assert.match(problem.detail, /sent nothing for 50 ms/)
+    assert.equal(control.requests[0].signal.aborted, true, 'the upstream call was cancelled')
+    const page = await stores.conversations.listMessages('alice', conversationId, { limit: 10 })
+    assert.deepEqual(page!.items.map((m) => [m.role, m.content, m.status]), [
+      ['user', 'then silence', 'complete'],
+      ['assistant', 'partial ', 'error'],
+    ])
+    assert.equal(chat.jobs.stats().running, 0)
+  })
+
   it('sends heartbeat comments while the model is quiet', async () => {
     const control = controlledProvider()
     const { post } = await chatApp({ provider: control.provider, env: { CHAT_HEARTBEAT_INTERVAL: '10ms' } })

@@ -1,7 +1,7 @@
 import { Hono, type Context } from 'hono'
 import { z } from 'zod'
 import type { AppEnv } from '../../env.ts'
-import { problems } from '../../errors/problem.ts'
+import { HttpProblem, problems } from '../../errors/problem.ts'
 import { empty, json } from '../../http/response.ts'
 import { fieldErrors } from '../../middleware/validation/index.ts'
 import type { ChatJob } from './jobs.ts'
@@ -106,7 +106,7 @@ export function chatRoutes(options: ChatRoutesOptions) {
 
   /** The conversation's latest job if the caller owns the conversation; 404 for anyone else's. */
   async function ownedJob(c: Context<AppEnv>, missingIsEmpty = false): Promise<ChatJob | undefined> {
-    const userId = c.var.user.id
+    const userId = c.get('user').id
     const conversationId = c.req.param('id')!
     try {
       await service.conversation(userId, conversationId)
@@ -118,6 +118,22 @@ export function chatRoutes(options: ChatRoutesOptions) {
     return job && job.userId === userId ? job : undefined
   }
 
+  /**
+   * Starts a job and, where the runtime ends a request's work with its response (Workers), asks it
+   * to keep running until the job finishes, so a client that hangs up never cuts the generation.
+   */
+  async function start(c: Context<AppEnv>, chatInput: ChatInput): Promise<ChatJob> {
+    const job = await service.start(c.get('user').id, chatInput)
+    let executionCtx: { waitUntil(promise: Promise<unknown>): void } | undefined
+    try {
+      executionCtx = c.executionCtx
+    } catch {
+      // Node, Bun and Deno have no execution context: the process keeps the job alive.
+    }
+    executionCtx?.waitUntil(job.finished)
+    return job
+  }
+
   function input(c: Context<AppEnv>, body: z.infer<ReturnType<typeof chatBody>>): ChatInput {
     return {
       message: body.message,
@@ -125,14 +141,14 @@ export function chatRoutes(options: ChatRoutesOptions) {
       model: body.model,
       temperature: body.temperature,
       maxTokens: body.max_tokens,
-      requestId: c.var.requestId,
+      requestId: c.get('requestId'),
     }
   }
 
   return new Hono<AppEnv>()
     .post('/chat', async (c) => {
       const body = parse(messageBody, await readJson(c), 'request body')
-      const job = await service.start(c.var.user.id, input(c, body))
+      const job = await start(c, input(c, body))
       // A client that hangs up does not stop the job; it finishes and persists its reply.
       await job.finished
       return json(c, resultOf(job))
@@ -141,19 +157,19 @@ export function chatRoutes(options: ChatRoutesOptions) {
       const raw = await readJson(c)
       if (raw && typeof raw === 'object' && 'messages' in raw) {
         const body = parse(uiChatBody, raw, 'request body')
-        const job = await service.start(c.var.user.id, {
+        const job = await start(c, {
           message: lastUserText(body, maxChars),
           conversationId: body.id,
           createIfMissing: true,
           model: body.model,
           temperature: body.temperature,
           maxTokens: body.max_tokens,
-          requestId: c.var.requestId,
+          requestId: c.get('requestId'),
         })
         return eventStream(c, { job, after: 0, formatter: uiMessageFormatter(job.id), heartbeats, headers: streamHeaders(job, true), counters })
       }
       const body = parse(messageBody, raw, 'request body')
-      const job = await service.start(c.var.user.id, input(c, body))
+      const job = await start(c, input(c, body))
       return eventStream(c, { job, after: 0, formatter: eventStreamFormatter, heartbeats, headers: streamHeaders(job, false), counters })
     })
     // The AI SDK's default resume URL for `api: '/api/v1/chat/stream'`; it expects a full replay.
@@ -185,7 +201,17 @@ export function chatRoutes(options: ChatRoutesOptions) {
     })
     .post('/conversations/:id/stop', async (c) => {
       const job = await ownedJob(c)
-      if (!job || !job.stop('stopped')) throw problems.notFound('No reply is being generated in this conversation')
+      let stopped: boolean
+      try {
+        stopped = job !== undefined && job.stop('stopped')
+      } catch (error) {
+        // Workers refuse to touch another request's I/O (the generation's upstream call and timers).
+        throw new HttpProblem(501, {
+          detail: 'This runtime cannot stop a generation started by another request; it ends on its own',
+          cause: error,
+        })
+      }
+      if (!stopped || !job) throw problems.notFound('No reply is being generated in this conversation')
       return json(c, { stream_id: job.id, conversation_id: job.conversationId, status: 'stopping' }, 202)
     })
 }

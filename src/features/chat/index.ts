@@ -25,33 +25,42 @@ export interface ChatFeatureOptions {
   jobs?: JobManager
 }
 
-/** The chat service, its job manager and its router, configured from `config.chat`/`tools`/`ai`. */
-export function createChat(options: ChatFeatureOptions): { service: ChatService; jobs: JobManager; routes: ReturnType<typeof chatRoutes>; counters: StreamCounters } {
+/** The chat service and its job manager, configured from `config.chat`/`tools`/`ai`. */
+export function chatServiceFromConfig(options: ChatFeatureOptions): ChatService {
   const { config } = options
-  const jobs = options.jobs ?? createInMemoryJobManager({ retentionMs: config.chat.job_retention, now: options.now })
-  const service = createChatService({
+  return createChatService({
     conversations: options.conversations,
     memory: options.memory,
     provider: options.provider,
     tools: options.tools,
-    jobs,
+    jobs: options.jobs ?? createInMemoryJobManager({ retentionMs: config.chat.job_retention, now: options.now }),
     logger: options.logger,
     historyTokenBudget: config.chat.history_token_budget,
     memoryContextItems: config.chat.memory_context_items,
     maxToolRounds: config.tools.max_rounds,
     toolTimeoutMs: config.tools.timeout,
+    idleTimeoutMs: config.chat.stream_idle_timeout,
     totalTimeoutMs: config.chat.stream_total_timeout,
     temperature: config.ai.temperature,
     maxTokens: config.ai.max_tokens,
   })
-  const counters: StreamCounters = { open: 0 }
-  const routes = chatRoutes({
+}
+
+/** The chat router, configured from `config.chat`. */
+export function chatRoutesFromConfig(service: ChatService, config: Pick<Config, 'chat'>, counters?: StreamCounters) {
+  return chatRoutes({
     service,
     heartbeatMs: config.chat.heartbeat_interval,
     longPollTimeoutMs: config.chat.long_poll_timeout,
     maxMessageChars: config.chat.max_message_chars,
     counters,
   })
-  return { service, jobs, routes, counters }
+}
+
+/** The chat service, its job manager and its router (tests and embedders). */
+export function createChat(options: ChatFeatureOptions): { service: ChatService; jobs: JobManager; routes: ReturnType<typeof chatRoutes>; counters: StreamCounters } {
+  const service = chatServiceFromConfig(options)
+  const counters: StreamCounters = { open: 0 }
+  return { service, jobs: service.jobs, routes: chatRoutesFromConfig(service, options.config, counters), counters }
 }
 export { chatGateway } from './gateway.ts'

@@ -40,6 +40,8 @@ export interface ChatServiceOptions {
   maxToolRounds?: number
   /** Per tool call, in ms (config `tools.timeout`, default 10 s). */
   toolTimeoutMs?: number
+  /** Longest wait for the model's next event, in ms (config `chat.stream_idle_timeout`, default 60 s). */
+  idleTimeoutMs?: number
   /** Whole generation budget, in ms (config `chat.stream_total_timeout`, default 10 min). */
   totalTimeoutMs?: number
   /** Defaults for the provider call (config `ai.temperature`, `ai.max_tokens`). */
@@ -104,6 +106,7 @@ export function createChatService(options: ChatServiceOptions): ChatService {
   const maxRounds = options.maxToolRounds ?? 4
   const toolTimeoutMs = options.toolTimeoutMs ?? 10_000
   const totalTimeoutMs = options.totalTimeoutMs ?? 10 * 60_000
+  const idleTimeoutMs = options.idleTimeoutMs ?? 60_000
 
   async function conversation(userId: string, conversationId: string) {
     if (!(await conversations.get(userId, conversationId))) throw problems.notFound('Conversation not found')
@@ -190,7 +193,20 @@ export function createChatService(options: ChatServiceOptions): ChatService {
     let usage: Usage | undefined
     let promptChars = 0
     const toolTrace: Record<string, unknown>[] = []
+    let expired = 'total' as 'idle' | 'total'
     const deadline = setTimeout(() => job.stop('timeout'), totalTimeoutMs)
+    // Idle budget: one timer per job, re-armed only when it fires, so an event costs a clock read.
+    let lastActivity = Date.now()
+    const checkIdle = () => {
+      const quiet = Date.now() - lastActivity
+      if (quiet < idleTimeoutMs) {
+        idle = setTimeout(checkIdle, idleTimeoutMs - quiet)
+        return
+      }
+      expired = 'idle'
+      job.stop('timeout')
+    }
+    let idle = setTimeout(checkIdle, idleTimeoutMs)
     try {
       const history = fresh ? [] : await loadHistory(userId, conversationId)
       const context = await memoryContext(userId, input.message)
@@ -211,6 +227,7 @@ export function createChatService(options: ChatServiceOptions): ChatService {
           maxTokens: input.maxTokens ?? options.maxTokens,
           signal: job.signal,
         })) {
+          lastActivity = Date.now()
           if (event.type === 'text') {
             if (event.delta === '') continue
             text += event.delta
@@ -233,6 +250,7 @@ export function createChatService(options: ChatServiceOptions): ChatService {
         messages.push({ role: 'assistant', content: text.slice(roundStart) || null, tool_calls: calls })
         for (const call of calls) {
           const outcome = await runTool(job, call)
+          lastActivity = Date.now()
           toolTrace.push(outcome.data)
           messages.push({ role: 'tool', content: outcome.content, tool_call_id: call.id })
         }
@@ -244,7 +262,11 @@ export function createChatService(options: ChatServiceOptions): ChatService {
         return
       }
       const problem = job.signal.aborted
-        ? problems.gatewayTimeout(`The reply took longer than ${totalTimeoutMs} ms`)
+        ? problems.gatewayTimeout(
+            expired === 'idle'
+              ? `The model sent nothing for ${idleTimeoutMs} ms`
+              : `The reply took longer than ${totalTimeoutMs} ms`,
+          )
         : error instanceof ProviderError
           ? providerProblem(error)
           : toProblem(error)
@@ -253,6 +275,7 @@ export function createChatService(options: ChatServiceOptions): ChatService {
       job.finish('error', 'error', problemBody(problem, input.requestId ?? job.id))
     } finally {
       clearTimeout(deadline)
+      clearTimeout(idle)
     }
   }
 
