@@ -87,6 +87,14 @@ describe('metrics middleware', () => {
     assert.equal(buckets.length, 1)
   })
 
+  it('folds methods outside the standard set into one OTHER label', async () => {
+    const { app } = tinyApp()
+    for (const method of ['FOO', 'BAR', 'PROPFIND', 'GET']) await (await app.request('/nowhere', { method })).text()
+    const { text } = await scrape(app)
+    const methods = new Set(seriesOf(text, 'http_requests_total').map((s) => /method="([^"]*)"/.exec(s)![1]))
+    assert.deepEqual([...methods].sort(), ['GET', 'OTHER'])
+  })
+
   it('serves /metrics with the registry content type', async () => {
     const { app, registry } = tinyApp()
     const { contentType } = await scrape(app)
