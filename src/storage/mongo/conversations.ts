@@ -14,7 +14,7 @@ import {
   type PageRequest,
 } from '../ports.ts'
 import { toConversation, toMessage, type ConversationDocument, type MessageDocument } from './documents.ts'
-import { guarded, type Breaker, isDuplicateKey } from './errors.ts'
+import { guardedRunner, isDuplicateKey, type Breaker } from './errors.ts'
 
 export interface MongoConversationStoreOptions {
   conversations: Collection<ConversationDocument>
@@ -47,22 +47,13 @@ export class MongoConversationStore implements ConversationStore {
   readonly #conversations: Collection<ConversationDocument>
   readonly #messages: Collection<MessageDocument>
   readonly #clock: Clock
-  readonly #ready: () => Promise<void>
-  readonly #breaker: Breaker | undefined
+  readonly #run: <T>(operation: () => Promise<T>) => Promise<T>
 
   constructor(options: MongoConversationStoreOptions) {
     this.#conversations = options.conversations
     this.#messages = options.messages
     this.#clock = options.clock
-    this.#ready = options.ready
-    this.#breaker = options.breaker
-  }
-
-  #run<T>(operation: () => Promise<T>): Promise<T> {
-    return guarded(async () => {
-      await this.#ready()
-      return operation()
-    }, this.#breaker)
+    this.#run = guardedRunner(options.ready, options.breaker)
   }
 
   async create(userId: string, input: NewConversation): Promise<Conversation> {

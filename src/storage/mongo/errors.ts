@@ -91,3 +91,12 @@ export async function guarded<T>(operation: () => Promise<T>, breaker?: Breaker)
     throw new StoreUnavailableError('MongoDB is unavailable', { cause: error })
   }
 }
+
+/** Runs each operation once the indexes are ready, through `guarded` (so failures fail fast). */
+export function guardedRunner(ready: () => Promise<void>, breaker?: Breaker) {
+  return <T>(operation: () => Promise<T>): Promise<T> =>
+    guarded(async () => {
+      await ready()
+      return operation()
+    }, breaker)
+}

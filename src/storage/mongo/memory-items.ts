@@ -4,7 +4,7 @@ import { decodeMemoryCursor, encodeMemoryCursor } from '../cursor.ts'
 import type { MemoryItem, MemorySearch, MemoryStore, NewMemoryItem, Page, PageRequest } from '../ports.ts'
 import { queryTerms } from '../text.ts'
 import { toMemoryItem, type MemoryDocument } from './documents.ts'
-import { guarded, type Breaker } from './errors.ts'
+import { guardedRunner, type Breaker } from './errors.ts'
 
 export interface MongoMemoryStoreOptions {
   memory: Collection<MemoryDocument>
@@ -17,21 +17,12 @@ export interface MongoMemoryStoreOptions {
 export class MongoMemoryStore implements MemoryStore {
   readonly #memory: Collection<MemoryDocument>
   readonly #clock: Clock
-  readonly #ready: () => Promise<void>
-  readonly #breaker: Breaker | undefined
+  readonly #run: <T>(operation: () => Promise<T>) => Promise<T>
 
   constructor(options: MongoMemoryStoreOptions) {
     this.#memory = options.memory
     this.#clock = options.clock
-    this.#ready = options.ready
-    this.#breaker = options.breaker
-  }
-
-  #run<T>(operation: () => Promise<T>): Promise<T> {
-    return guarded(async () => {
-      await this.#ready()
-      return operation()
-    }, this.#breaker)
+    this.#run = guardedRunner(options.ready, options.breaker)
   }
 
   async store(userId: string, input: NewMemoryItem): Promise<MemoryItem> {
