@@ -13,7 +13,7 @@ export class ConfigError extends Error {
 }
 
 export interface ConfigSources {
-  /** Environment variables (plain strings), e.g. `process.env` or a Workers `env` object. */
+  /** Environment variables (plain strings), the process environment or a Workers `env` object. */
   env?: Record<string, unknown>
   /** YAML text and the name to cite in errors (usually the file path). */
   yaml?: { text: string; source: string }
