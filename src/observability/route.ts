@@ -12,9 +12,22 @@ export const UNMATCHED_ROUTE = 'unmatched'
  * be labelled `/api/*` and a 404 from `notFound` the last middleware's `/*`. Instead this takes the
  * first method-specific route Hono matched (the endpoint, whoever answered), falls back to the
  * answering middleware's pattern for successful responses served by middleware (static files,
- * preflights), and gives everything else the fixed `unmatched` label.
+ * preflights), and gives everything else the fixed `unmatched` label. Ask only once the response
+ * exists: the answer is kept for the request.
  */
 export function routeTemplate(c: Context, status: number): string {
+  // The access log, metrics and tracing each ask once the response exists; work it out once.
+  let route = computed.get(c)
+  if (route === undefined) {
+    route = findTemplate(c, status)
+    computed.set(c, route)
+  }
+  return route
+}
+
+const computed = new WeakMap<Context, string>()
+
+function findTemplate(c: Context, status: number): string {
   const routes = matchedRoutes(c)
   for (let i = 0; i < routes.length; i++) {
     if (routes[i].method !== 'ALL') return routes[i].path
