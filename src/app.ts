@@ -13,7 +13,7 @@ import { auth } from './middleware/auth/index.ts'
 import { bodyLimit } from './middleware/body-limit/index.ts'
 import { cors } from './middleware/cors/index.ts'
 import { metrics } from './middleware/metrics/index.ts'
-import { rateLimit } from './middleware/rate-limit/index.ts'
+import { rateLimit, type RateLimitOptions } from './middleware/rate-limit/index.ts'
 import { notFound, recovery } from './middleware/recovery/index.ts'
 import { requestId } from './middleware/request-id/index.ts'
 import { responseHeaders } from './middleware/response-headers/index.ts'
@@ -26,6 +26,21 @@ export const PUBLIC_PATHS = ['/health', '/ready', '/live', '/metrics']
 
 /** Routes that stream; they carry their own idle and total budgets instead of the request timeout. */
 const STREAMING = /\/(stream|events)$|^\/ws$/
+
+/** The limiter's settings from config: per-client bucket (burst, per-minute refill) plus the global one. */
+export function rateLimitOptions(deps: AppDeps): RateLimitOptions {
+  const server = deps.config.server
+  return {
+    store: deps.rateLimitStore,
+    clock: deps.clock,
+    client: { capacity: server.rate_limit.burst, refillPerSecond: server.rate_limit.requests_per_minute / 60 },
+    global: { capacity: server.rate_limit.global_burst, refillPerSecond: server.rate_limit.global_requests_per_second },
+    authenticator: deps.authenticator,
+    peerAddress: deps.peerAddress,
+    trustedProxies: server.trusted_proxies,
+    exemptPaths: [...PUBLIC_PATHS, server.metrics.path],
+  }
+}
 
 /** Builds the whole runtime-neutral app from injected dependencies. */
 export function createApp(deps: AppDeps) {
@@ -42,20 +57,7 @@ export function createApp(deps: AppDeps) {
   app.use(tracing({ tracer: deps.tracer }))
   app.use(securityHeaders(server.security))
   if (server.cors.enabled) app.use(cors(server.cors))
-  if (server.rate_limit.enabled) {
-    app.use(
-      rateLimit({
-        store: deps.rateLimitStore,
-        clock: deps.clock,
-        client: { capacity: server.rate_limit.burst, refillPerSecond: server.rate_limit.requests_per_minute / 60 },
-        global: { capacity: server.rate_limit.global_burst, refillPerSecond: server.rate_limit.global_requests_per_second },
-        authenticator: deps.authenticator,
-        peerAddress: deps.peerAddress,
-        trustedProxies: server.trusted_proxies,
-        exemptPaths: [...PUBLIC_PATHS, server.metrics.path],
-      }),
-    )
-  }
+  if (server.rate_limit.enabled) app.use(rateLimit(rateLimitOptions(deps)))
   app.use('/api/*', bodyLimit({ maxBytes: server.max_request_body_size }))
   app.use('/api/*', timeout({ ms: server.request_timeout, exempt: (path) => STREAMING.test(path) }))
   app.use('/api/*', auth({ authenticator: deps.authenticator }))

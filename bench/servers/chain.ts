@@ -4,7 +4,7 @@
 import { serve } from '@hono/node-server'
 import { getConnInfo } from '@hono/node-server/conninfo'
 import { Hono, type MiddlewareHandler } from 'hono'
-import { PUBLIC_PATHS } from '../../src/app.ts'
+import { rateLimitOptions } from '../../src/app.ts'
 import { loadConfig } from '../../src/config/index.ts'
 import { buildDeps } from '../../src/deps.ts'
 import type { AppEnv } from '../../src/env.ts'
@@ -38,21 +38,7 @@ const CHAIN: [name: string, scope: string, make: () => MiddlewareHandler<AppEnv>
   ['tracing', '*', () => tracing({ tracer: deps.tracer })],
   ['securityHeaders', '*', () => securityHeaders(server.security)],
   ['cors', '*', () => cors(server.cors)],
-  [
-    'rateLimit',
-    '*',
-    () =>
-      rateLimit({
-        store: deps.rateLimitStore,
-        clock: deps.clock,
-        client: { capacity: server.rate_limit.burst, refillPerSecond: server.rate_limit.requests_per_minute / 60 },
-        global: { capacity: server.rate_limit.global_burst, refillPerSecond: server.rate_limit.global_requests_per_second },
-        authenticator: deps.authenticator,
-        peerAddress: deps.peerAddress,
-        trustedProxies: server.trusted_proxies,
-        exemptPaths: [...PUBLIC_PATHS, server.metrics.path],
-      }),
-  ],
+  ['rateLimit', '*', () => rateLimit(rateLimitOptions(deps))],
   ['bodyLimit', '/api/*', () => bodyLimit({ maxBytes: server.max_request_body_size })],
   ['timeout', '/api/*', () => timeout({ ms: server.request_timeout })],
   ['auth', '/api/*', () => auth({ authenticator: deps.authenticator })],

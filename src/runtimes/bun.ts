@@ -1,6 +1,6 @@
 import { getConnInfo, serveStatic, upgradeWebSocket, websocket } from 'hono/bun'
-import { prepareProcess, settledWithin } from './process.ts'
-import { gracefulShutdown, installProcessHandlers } from './shutdown.ts'
+import { prepareProcess } from './process.ts'
+import { gracefulShutdown, installProcessHandlers, settledWithin } from './shutdown.ts'
 
 // The slice of Bun's API used here (bun-types is not installed; this file only runs under Bun).
 declare const Bun: {

@@ -1,6 +1,6 @@
 import { getConnInfo, serveStatic, upgradeWebSocket } from 'hono/deno'
-import { prepareProcess, settledWithin } from './process.ts'
-import { gracefulShutdown, installProcessHandlers } from './shutdown.ts'
+import { prepareProcess } from './process.ts'
+import { gracefulShutdown, installProcessHandlers, settledWithin } from './shutdown.ts'
 
 // The slice of Deno's API used here (Deno's types are not part of this tsconfig; this file only runs under Deno).
 declare const Deno: {

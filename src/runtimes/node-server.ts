@@ -8,6 +8,9 @@ import type { SecureVersion } from 'node:tls'
 import { Hono } from 'hono'
 import type { Registry } from 'prom-client'
 import type { Config } from '../config/index.ts'
+import type { AppEnv } from '../env.ts'
+import { metricsHandler } from '../middleware/metrics/index.ts'
+import { settledWithin } from './shutdown.ts'
 
 /** ECDHE key exchange with AEAD ciphers only (TLS 1.2); TLS 1.3 suites are all AEAD and stay allowed. */
 export const TLS12_CIPHERS = [
@@ -160,12 +163,7 @@ function trackConnections(server: ServerType, tls: boolean) {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()))
     for (const session of sessions) session.close()
     for (const [socket, count] of http1) if (count === 0) socket.end()
-    let timer: NodeJS.Timeout | undefined
-    const deadline = new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), deadlineMs)
-    })
-    const drained = await Promise.race([closed.then(() => true as const), deadline])
-    clearTimeout(timer)
+    const drained = await settledWithin(closed, deadlineMs)
     if (!drained) {
       for (const session of sessions) session.destroy()
       for (const socket of raw) socket.destroy()
@@ -176,11 +174,7 @@ function trackConnections(server: ServerType, tls: boolean) {
   return { drain }
 }
 
-/**
- * The app for a dedicated metrics port: the registry at `path`, 404 for everything else.
- * Not `metrics().handler`: calling `metrics()` again would register the HTTP metrics twice on the
- * registry the main app already uses.
- */
-export function metricsOnlyApp(registry: Registry, path: string): Hono {
-  return new Hono().get(path, async () => new Response(await registry.metrics(), { headers: { 'content-type': registry.contentType } }))
+/** The app for a dedicated metrics port: the registry at `path` (the main app's handler), 404 for everything else. */
+export function metricsOnlyApp(registry: Registry, path: string): Hono<AppEnv> {
+  return new Hono<AppEnv>().get(path, metricsHandler(registry))
 }

@@ -81,13 +81,3 @@ export async function prepareProcess(capabilities: RuntimeCapabilities): Promise
   return { config, settings, logger, deps, app, onClose, markDraining }
 }
 
-/** Waits for `done` at most `deadlineMs`; true when it settled in time. The timer never outlives the wait. */
-export async function settledWithin(done: Promise<unknown>, deadlineMs: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const late = new Promise<false>((wake) => (timer = setTimeout(() => wake(false), deadlineMs)))
-  try {
-    return await Promise.race([done.then(() => true as const), late])
-  } finally {
-    clearTimeout(timer)
-  }
-}

@@ -61,12 +61,19 @@ function flushLogs(logger: Logger): Promise<void> {
   return withTimeout(new Promise<void>((resolve) => logger.flush(() => resolve())), 2000).catch(() => {})
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`did not close within ${ms} ms`)), ms)
-  })
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
+/** Waits for `done` at most `deadlineMs`; true when it settled in time (a rejection passes through). */
+export async function settledWithin(done: Promise<unknown>, deadlineMs: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<false>((wake) => (timer = setTimeout(() => wake(false), deadlineMs)))
+  try {
+    return await Promise.race([done.then(() => true as const), late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+async function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
+  if (!(await settledWithin(promise, ms))) throw new Error(`did not close within ${ms} ms`)
 }
 
 /**

@@ -87,8 +87,16 @@ export function metrics(options: MetricsOptions): Metrics {
         )
       })
     },
-    handler: async function metricsHandler(c) {
-      return send(c, await registry.metrics(), 200, registry.contentType)
-    },
+    handler: metricsHandler(registry),
+  }
+}
+
+/**
+ * Serves the registry in the Prometheus text format with the registry's content type. On its own
+ * for the dedicated metrics port, where calling `metrics()` again would register the metrics twice.
+ */
+export function metricsHandler(registry: Registry) {
+  return async function metricsHandler(c: Context<AppEnv>): Promise<Response> {
+    return send(c, await registry.metrics(), 200, registry.contentType)
   }
 }
