@@ -35,7 +35,7 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '50' },
     ablate: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
-    /** With --profile: owners separated by | (e.g. accessLogMiddleware) whose leaf functions to list. */
+    /** With --profile: owners separated by | (e.g. 'middleware: access-log') whose leaf functions to list. */
     drill: { type: 'string' },
     only: { type: 'string' },
     /** Settings for the full app over APP_ENV's, NAME=VALUE (repeatable), e.g. `--set LOG_LEVEL=warn` to ablate the access log. */

@@ -1,6 +1,6 @@
 /**
  * Where a request's CPU goes, from a V8 `.cpuprofile` (`node --cpu-prof`): each sample is charged
- * to the innermost middleware on its stack (so a middleware's share excludes the ones it wraps),
+ * to the innermost middleware stage on its stack (so a middleware's share excludes the ones it wraps),
  * else to the handler, @hono/node-server, Hono's core, or Node itself. Used by `bench/http.ts --profile`.
  */
 import { readFileSync } from 'node:fs'
@@ -20,11 +20,14 @@ interface Profile {
 
 function classify(node: ProfileNode): string | null {
   const { functionName: name, url } = node.callFrame
+  // Each middleware's stage hooks live in its folder; the pipeline runs them.
+  const folder = /\/src\/middleware\/([a-z-]+)\//.exec(url)
+  if (folder) return `middleware: ${folder[1]}`
   if (/Middleware$/.test(name)) return name
   // Library code that runs after an `await`, so no middleware frame is on its stack.
-  if (url.includes('prom-client') || url.includes('@hono/prometheus')) return 'metricsMiddleware'
-  if (url.includes('/pino/') || url.includes('sonic-boom')) return 'accessLogMiddleware'
-  if (url.includes('@opentelemetry')) return 'tracingMiddleware'
+  if (url.includes('prom-client') || url.includes('@hono/prometheus')) return 'middleware: metrics'
+  if (url.includes('/pino/') || url.includes('/src/runtimes/log-sink')) return 'middleware: access-log'
+  if (url.includes('@opentelemetry')) return 'middleware: tracing'
   if (url.includes('/src/observability/')) return 'src/observability helpers'
   if (url.includes('node:internal/modules') || name === 'compileSourceTextModule' || name === 'wrapSafe') return 'start-up (module loading)'
   if (url.includes('/src/features/') || url.includes('/src/http/response')) return 'handler + send()'

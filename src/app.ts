@@ -8,18 +8,19 @@ import { memoryRoutes } from './features/memory/index.ts'
 import { toolRoutes } from './features/tools/index.ts'
 import { chatRoutesFromConfig } from './features/chat/index.ts'
 import { wsRoutes } from './features/ws/index.ts'
-import { accessLog } from './middleware/access-log/index.ts'
-import { auth } from './middleware/auth/index.ts'
-import { bodyLimit } from './middleware/body-limit/index.ts'
-import { cors } from './middleware/cors/index.ts'
+import { accessLogStage } from './middleware/access-log/index.ts'
+import { authStage } from './middleware/auth/index.ts'
+import { bodyLimitStage } from './middleware/body-limit/index.ts'
+import { corsStage } from './middleware/cors/index.ts'
 import { metrics } from './middleware/metrics/index.ts'
-import { rateLimit, type RateLimitOptions } from './middleware/rate-limit/index.ts'
+import { onlyUnder, pipeline, type Stage } from './middleware/pipeline/index.ts'
+import { rateLimitStage, type RateLimitOptions } from './middleware/rate-limit/index.ts'
 import { notFound, recovery } from './middleware/recovery/index.ts'
-import { requestId } from './middleware/request-id/index.ts'
-import { responseHeaders } from './middleware/response-headers/index.ts'
-import { securityHeaders } from './middleware/security-headers/index.ts'
-import { timeout } from './middleware/timeout/index.ts'
-import { tracing } from './middleware/tracing/index.ts'
+import { requestIdStage } from './middleware/request-id/index.ts'
+import { responseHeadersStage } from './middleware/response-headers/index.ts'
+import { securityHeadersStage } from './middleware/security-headers/index.ts'
+import { timeoutStage } from './middleware/timeout/index.ts'
+import { tracingStage } from './middleware/tracing/index.ts'
 
 /** Probes and metrics: never rate limited, never authenticated. */
 export const PUBLIC_PATHS = ['/health', '/ready', '/live', '/metrics']
@@ -48,19 +49,25 @@ export function createApp(deps: AppDeps) {
   const server = config.server
   const app = new Hono<AppEnv>()
 
-  // Recovery is `onError`/`notFound` below: Hono routes every throw and rejection there.
-  app.use(responseHeaders())
-  app.use(requestId())
-  app.use(accessLog({ logger, peerAddress: deps.peerAddress, trustedProxies: server.trusted_proxies }))
+  // The seed's chain, in its order, run as the stages of one middleware (see `pipeline`). Recovery
+  // is the pipeline's and the app's `onError`, plus `notFound`: every throw and rejection ends there.
+  const onError = recovery({ logger })
   const prometheus = metrics({ registry: deps.metrics })
-  if (server.metrics.enabled) app.use(prometheus.middleware)
-  app.use(tracing({ tracer: deps.tracer }))
-  app.use(securityHeaders(server.security))
-  if (server.cors.enabled) app.use(cors(server.cors))
-  if (server.rate_limit.enabled) app.use(rateLimit(rateLimitOptions(deps)))
-  app.use('/api/*', bodyLimit({ maxBytes: server.max_request_body_size }))
-  app.use('/api/*', timeout({ ms: server.request_timeout, exempt: (path) => STREAMING.test(path) }))
-  app.use('/api/*', auth({ authenticator: deps.authenticator }))
+  const underApi = (stage: Stage): Stage => onlyUnder('/api', stage)
+  const stages: (Stage | false)[] = [
+    responseHeadersStage(),
+    requestIdStage(),
+    accessLogStage({ logger, peerAddress: deps.peerAddress, trustedProxies: server.trusted_proxies }),
+    server.metrics.enabled && prometheus.stage,
+    tracingStage({ tracer: deps.tracer }),
+    securityHeadersStage(server.security),
+    server.cors.enabled && corsStage(server.cors),
+    server.rate_limit.enabled && rateLimitStage(rateLimitOptions(deps)),
+    underApi(bodyLimitStage({ maxBytes: server.max_request_body_size })),
+    underApi(timeoutStage({ ms: server.request_timeout, exempt: (path) => STREAMING.test(path) })),
+    underApi(authStage({ authenticator: deps.authenticator })),
+  ]
+  app.use(pipeline(stages.filter((stage) => stage !== false), { onError }))
 
   app.route('/', healthRoutes({ checks: deps.health, lifecycle: deps.lifecycle, clock: deps.clock, version: deps.version, service: 'assistant-server' }))
   // With a dedicated metrics port the entrypoint serves /metrics there instead.
@@ -88,7 +95,7 @@ export function createApp(deps: AppDeps) {
 
   if (deps.serveStatic) app.use('/*', deps.serveStatic)
 
-  app.onError(recovery({ logger }))
+  app.onError(onError)
   app.notFound(notFound(app))
   return app
 }

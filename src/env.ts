@@ -17,5 +17,7 @@ export interface AppEnv {
     responseHeaders: Record<string, string>
     /** Trace id of the request's span (or of an inbound `traceparent`), set by the tracing middleware. */
     traceId: string
+    /** `performance.now()` when the observing middleware first saw the request (`markStart`). */
+    startedAt: number
   }
 }

@@ -15,6 +15,19 @@ export interface ResponseEnd {
 type Listener = (end: ResponseEnd) => void
 
 /**
+ * Notes when the request entered the observing middleware (the first of access log and metrics to
+ * ask), so durations share one starting point and one clock read.
+ */
+export function markStart(c: Context): void {
+  if (c.get('startedAt') === undefined) c.set('startedAt', performance.now())
+}
+
+/** The `performance.now()` noted by `markStart`. */
+export function startedAt(c: Context): number {
+  return c.get('startedAt') as number
+}
+
+/**
  * Body sizes of responses whose body was a string, recorded by the code that built them
  * (`src/http/response.ts` `send()`), so the fast path never has to read `res.body`: on
  * @hono/node-server reading it turns the lightweight Response into a full one.

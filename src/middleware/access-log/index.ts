@@ -1,7 +1,8 @@
 import type { Context, MiddlewareHandler } from 'hono'
 import pino, { type Logger } from 'pino'
 import type { AppEnv } from '../../env.ts'
-import { onResponseEnd, type ResponseEnd } from '../../observability/response-end.ts'
+import { markStart, onResponseEnd, startedAt, type ResponseEnd } from '../../observability/response-end.ts'
+import { asMiddleware, type Stage } from '../pipeline/index.ts'
 import { routeTemplate } from '../../observability/route.ts'
 import { clientAddress, parseRanges } from '../rate-limit/client-address.ts'
 
@@ -51,17 +52,23 @@ function canWriteDirectly(logger: Logger): boolean {
 
 /**
  * Per-request logger carrying `request_id` and `trace_id`, made only when a handler first uses it
- * (a pino child costs about a microsecond, and most requests never log).
+ * (a pino child costs about a microsecond, and most requests never log). One trap object serves every
+ * request; each request allocates only its small target.
  */
+interface LazyTarget {
+  base: Logger
+  c: Context<AppEnv>
+  child: Logger | undefined
+}
+const resolveChild = (target: LazyTarget): Logger =>
+  (target.child ??= target.base.child({ request_id: target.c.get('requestId'), trace_id: target.c.get('traceId') ?? null }))
+const lazyChildTraps: ProxyHandler<LazyTarget> = {
+  get: (target, key) => Reflect.get(resolveChild(target), key),
+  set: (target, key, value) => Reflect.set(resolveChild(target), key, value),
+  has: (target, key) => Reflect.has(resolveChild(target), key),
+}
 function lazyChild(base: Logger, c: Context<AppEnv>): Logger {
-  let child: Logger | undefined
-  const resolve = () =>
-    (child ??= base.child({ request_id: c.get('requestId'), trace_id: c.get('traceId') ?? null }))
-  return new Proxy(base, {
-    get: (_, key) => Reflect.get(resolve(), key),
-    set: (_, key, value) => Reflect.set(resolve(), key, value),
-    has: (_, key) => Reflect.has(resolve(), key),
-  })
+  return new Proxy<LazyTarget>({ base, c, child: undefined }, lazyChildTraps) as unknown as Logger
 }
 
 /**
@@ -74,6 +81,10 @@ function lazyChild(base: Logger, c: Context<AppEnv>): Logger {
  * Also sets `c.var.logger`, a per-request child logger made lazily.
  */
 export function accessLog(options: AccessLogOptions): MiddlewareHandler<AppEnv> {
+  return asMiddleware(accessLogStage(options))
+}
+
+export function accessLogStage(options: AccessLogOptions): Stage {
   const { logger } = options
   const message = options.message ?? 'request completed'
   const peerAddress = options.peerAddress ?? (() => undefined)
@@ -114,11 +125,16 @@ export function accessLog(options: AccessLogOptions): MiddlewareHandler<AppEnv> 
     internals[streamSym].write(line)
   }
 
-  return async function accessLogMiddleware(c, next) {
-    const started = performance.now()
-    c.set('logger', lazyChild(logger, c))
-    await next()
-    const status = c.res.status
-    onResponseEnd(c, (end) => write(c, started, status, end))
+  return {
+    name: 'accessLog',
+    before: (c) => {
+      markStart(c)
+      c.set('logger', lazyChild(logger, c))
+    },
+    after: (c) => {
+      const started = startedAt(c)
+      const status = c.res.status
+      onResponseEnd(c, (end) => write(c, started, status, end))
+    },
   }
 }

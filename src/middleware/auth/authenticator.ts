@@ -46,11 +46,12 @@ export class Authenticator {
 
   /**
    * The principal for an `Authorization` value verified before (or any value when auth is off),
-   * synchronously; `undefined` when it has to go through `verify()`.
+   * synchronously; null when there is no `Authorization` at all; `undefined` when it has to go
+   * through `verify()`.
    */
-  cached(authorization: string | null | undefined): Principal | undefined {
+  cached(authorization: string | null | undefined): Principal | null | undefined {
     if (this.mode === 'none') return ANONYMOUS
-    return authorization ? this.#verifiedHeaders.get(authorization) : undefined
+    return authorization ? this.#verifiedHeaders.get(authorization) : null
   }
 
   /** The principal for an `Authorization` header value, or null. Never throws for client input. */

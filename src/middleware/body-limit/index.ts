@@ -1,6 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono'
 import type { AppEnv } from '../../env.ts'
 import { problems } from '../../errors/problem.ts'
+import { asMiddleware, type Stage } from '../pipeline/index.ts'
 
 export interface BodyLimitOptions {
   /** Largest request body accepted, in bytes; larger ones are answered 413. */
@@ -33,47 +34,63 @@ function isHttp1OnNode(c: Context<AppEnv>): boolean {
  * `c.req.raw.body` on every request, which costs node-server its fast path.
  */
 export function bodyLimit(options: BodyLimitOptions): MiddlewareHandler<AppEnv> {
-  const { maxBytes } = options
-  return async function bodyLimitMiddleware(c, next) {
-    const method = c.req.method
-    if (method === 'GET' || method === 'HEAD') return next()
-    const raw = c.req.raw
-    const headers = raw.headers
-    const length = headers.get('content-length')
-    const chunked = headers.has('transfer-encoding')
-    if (length !== null && !chunked) {
-      const bytes = Number(length)
-      if (Number.isInteger(bytes) && bytes >= 0) {
-        if (bytes > maxBytes) throw problems.tooLarge(maxBytes)
-        return next()
-      }
-    }
-    if (!chunked && isHttp1OnNode(c)) return next()
-    const body = raw.body
-    if (body === null) return next()
+  return asMiddleware(bodyLimitStage(options))
+}
 
-    let received = 0
-    let exceeded = false
-    const counter = new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        received += chunk.byteLength
-        if (received > maxBytes) {
-          exceeded = true
-          // Errors the reader (the handler's body parse) and cancels the source; the chunk is dropped.
-          controller.error(problems.tooLarge(maxBytes))
+export function bodyLimitStage(options: BodyLimitOptions): Stage {
+  const { maxBytes } = options
+  /** Requests whose body is being counted, and whether it went over. */
+  const counting = new WeakMap<Context<AppEnv>, { exceeded: boolean }>()
+  return {
+    name: 'bodyLimit',
+    before: (c) => {
+      const method = c.req.method
+      if (method === 'GET' || method === 'HEAD') return
+      const raw = c.req.raw
+      const headers = raw.headers
+      const length = headers.get('content-length')
+      const chunked = headers.has('transfer-encoding')
+      if (length !== null && !chunked) {
+        const bytes = Number(length)
+        if (Number.isInteger(bytes) && bytes >= 0) {
+          if (bytes > maxBytes) throw problems.tooLarge(maxBytes)
           return
         }
-        controller.enqueue(chunk)
-      },
-    })
-    c.req.raw = new Request(raw.url, {
-      method,
-      headers,
-      body: body.pipeThrough(counter),
-      signal: raw.signal,
-      duplex: 'half',
-    } as RequestInit)
-    await next()
-    if (exceeded) throw problems.tooLarge(maxBytes)
+      }
+      if (!chunked && isHttp1OnNode(c)) return
+      const body = raw.body
+      if (body === null) return
+
+      const state = { exceeded: false }
+      let received = 0
+      const counter = new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          received += chunk.byteLength
+          if (received > maxBytes) {
+            state.exceeded = true
+            // Errors the reader (the handler's body parse) and cancels the source; the chunk is dropped.
+            controller.error(problems.tooLarge(maxBytes))
+            return
+          }
+          controller.enqueue(chunk)
+        },
+      })
+      counting.set(c, state)
+      c.req.raw = new Request(raw.url, {
+        method,
+        headers,
+        body: body.pipeThrough(counter),
+        signal: raw.signal,
+        duplex: 'half',
+      } as RequestInit)
+    },
+    // Only counted bodies pay for this: the 413 replaces whatever the handler made of the failed read.
+    around: (c, next) => {
+      const state = counting.get(c)
+      if (state === undefined) return next()
+      return next().then(() => {
+        if (state.exceeded) throw problems.tooLarge(maxBytes)
+      })
+    },
   }
 }

@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from 'hono'
 import type { AppEnv } from '../../env.ts'
 import { empty } from '../../http/response.ts'
+import { asMiddleware, type Stage } from '../pipeline/index.ts'
 
 export interface CorsOptions {
   /** Origins allowed to read responses, matched exactly (`https://app.example.com`); `*` for any. */
@@ -36,6 +37,10 @@ function varyOnOrigin(bag: Record<string, string>): void {
  * - Requests without `Origin` pass untouched except for `Vary: Origin` when the answer depends on it.
  */
 export function cors(options: CorsOptions): MiddlewareHandler<AppEnv> {
+  return asMiddleware(corsStage(options))
+}
+
+export function corsStage(options: CorsOptions): Stage {
   const anyOrigin = options.allowed_origins.includes('*')
   if (anyOrigin && options.allow_credentials) {
     throw new TypeError('cors: allowed_origins "*" cannot be combined with allow_credentials (list the origins instead)')
@@ -59,25 +64,27 @@ export function cors(options: CorsOptions): MiddlewareHandler<AppEnv> {
     return allowed.has(origin) ? origin : undefined
   }
 
-  return async function corsMiddleware(c, next) {
-    const headers = c.req.raw.headers
-    const origin = headers.get('origin')
-    const bag = c.get('responseHeaders')
-    if (dependsOnOrigin) varyOnOrigin(bag)
-    const value = allowOrigin(origin)
+  return {
+    name: 'cors',
+    before: (c) => {
+      const headers = c.req.raw.headers
+      const origin = headers.get('origin')
+      const bag = c.get('responseHeaders')
+      if (dependsOnOrigin) varyOnOrigin(bag)
+      const value = allowOrigin(origin)
 
-    if (c.req.method === 'OPTIONS' && origin !== null && headers.has('access-control-request-method')) {
-      if (value === undefined) return empty(c, 204)
-      bag['access-control-allow-origin'] = value
-      if (credentials) bag['access-control-allow-credentials'] = 'true'
-      return empty(c, 204, preflightHeaders)
-    }
+      if (c.req.method === 'OPTIONS' && origin !== null && headers.has('access-control-request-method')) {
+        if (value === undefined) return empty(c, 204)
+        bag['access-control-allow-origin'] = value
+        if (credentials) bag['access-control-allow-credentials'] = 'true'
+        return empty(c, 204, preflightHeaders)
+      }
 
-    if (value !== undefined) {
-      bag['access-control-allow-origin'] = value
-      if (credentials) bag['access-control-allow-credentials'] = 'true'
-      if (exposed) bag['access-control-expose-headers'] = exposed
-    }
-    await next()
+      if (value !== undefined) {
+        bag['access-control-allow-origin'] = value
+        if (credentials) bag['access-control-allow-credentials'] = 'true'
+        if (exposed) bag['access-control-expose-headers'] = exposed
+      }
+    },
   }
 }

@@ -3,7 +3,8 @@ import type { Context, MiddlewareHandler } from 'hono'
 import { Counter, Histogram, type Registry } from 'prom-client'
 import type { AppEnv } from '../../env.ts'
 import { send } from '../../http/response.ts'
-import { onResponseEnd } from '../../observability/response-end.ts'
+import { markStart, onResponseEnd, startedAt } from '../../observability/response-end.ts'
+import { asMiddleware, type Stage } from '../pipeline/index.ts'
 import { routeTemplate } from '../../observability/route.ts'
 
 export interface MetricsOptions {
@@ -15,6 +16,8 @@ export interface MetricsOptions {
 
 export interface Metrics {
   /** Counts and times every request; streams are also timed to their end. */
+  stage: Stage
+  /** The stage as a Hono middleware. */
   middleware: MiddlewareHandler<AppEnv>
   /** Serves the registry in the Prometheus text format with the registry's content type. */
   handler: (c: Context<AppEnv>) => Promise<Response>
@@ -70,25 +73,24 @@ export function metrics(options: MetricsOptions): Metrics {
     registers: [registry],
   })
 
-  return {
-    middleware: async function metricsMiddleware(c, next) {
-      const started = performance.now()
-      // Errors never reach here: Hono's compose turns them into the onError response first.
-      await next()
+  const stage: Stage = {
+    name: 'metrics',
+    before: markStart,
+    // Errors never reach here as throws: the pipeline (or Hono's compose) has made them responses.
+    after: (c) => {
+      const started = startedAt(c)
+      const status = c.res.status
       // Methods outside the standard set share one label, so a client cannot mint series.
       const method = STANDARD_METHODS.has(c.req.method) ? c.req.method : 'OTHER'
-      const route = routeTemplate(c, c.res.status)
-      record(method, c.res.status, route, (performance.now() - started) / 1000)
+      const route = routeTemplate(c, status)
+      record(method, status, route, (performance.now() - started) / 1000)
       onResponseEnd(c, (end) => {
         if (!end.streamed) return
-        streamDuration.observe(
-          { method, route, aborted: String(end.aborted) },
-          (end.endedAt - started) / 1000,
-        )
+        streamDuration.observe({ method, route, aborted: String(end.aborted) }, (end.endedAt - started) / 1000)
       })
     },
-    handler: metricsHandler(registry),
   }
+  return { stage, middleware: asMiddleware(stage), handler: metricsHandler(registry) }
 }
 
 /**

@@ -1,10 +1,11 @@
 import type { Context, MiddlewareHandler } from 'hono'
 import type { Clock } from '../../deps.ts'
-import type { AppEnv } from '../../env.ts'
+import type { AppEnv, Principal } from '../../env.ts'
 import { problems } from '../../errors/problem.ts'
 import type { Authenticator } from '../auth/authenticator.ts'
-import type { BucketSpec, BucketStore } from './bucket-store.ts'
+import type { BucketSpec, BucketStore, TakeResult } from './bucket-store.ts'
 import { clientAddress, parseRanges } from './client-address.ts'
+import { asMiddleware, type Stage } from '../pipeline/index.ts'
 
 export { MemoryBucketStore, type BucketSpec, type BucketStore, type TakeResult } from './bucket-store.ts'
 export { clientAddress, parseRanges } from './client-address.ts'
@@ -31,33 +32,45 @@ export interface RateLimitOptions {
  * when the bucket is full again); a 429 adds `Retry-After`.
  */
 export function rateLimit(options: RateLimitOptions): MiddlewareHandler<AppEnv> {
+  return asMiddleware(rateLimitStage(options))
+}
+
+export function rateLimitStage(options: RateLimitOptions): Stage {
   const { store, clock, client, global, authenticator, peerAddress } = options
   const trusted = parseRanges(options.trustedProxies ?? [])
   const exempt = new Set(options.exemptPaths ?? [])
   const limit = String(client.capacity)
 
-  return async function rateLimitMiddleware(c, next) {
-    if (exempt.has(c.req.path)) return next()
-    const headers = c.req.raw.headers
-    const authorization = headers.get('authorization')
-    // A key seen before is answered from the cache without a promise; each `await` costs a microtask turn.
-    const known = authenticator.cached(authorization)
-    const principal = known !== undefined ? known : await authenticator.verify(authorization)
+  const limitClient = (c: Context<AppEnv>, principal: Principal | null): void | Promise<void> => {
     const key = principal
       ? `u:${principal.id}`
-      : `ip:${clientAddress(peerAddress(c), headers.get('x-forwarded-for'), trusted)}`
-
+      : `ip:${clientAddress(peerAddress(c), c.req.raw.headers.get('x-forwarded-for'), trusted)}`
     const taken = store.take(key, client)
-    const perClient = taken instanceof Promise ? await taken : taken
+    return taken instanceof Promise ? taken.then((result) => limited(c, result)) : limited(c, taken)
+  }
+  const limited = (c: Context<AppEnv>, perClient: TakeResult): void | Promise<void> => {
     const bag = c.get('responseHeaders')
     bag['x-ratelimit-limit'] = limit
     bag['x-ratelimit-remaining'] = String(perClient.remaining)
     bag['x-ratelimit-reset'] = String(Math.ceil((clock.now() + perClient.resetMs) / 1000))
     if (!perClient.allowed) throw problems.tooManyRequests(Math.max(1, Math.ceil(perClient.retryAfterMs / 1000)))
-
     const takenGlobal = store.take('global', global)
-    const shared = takenGlobal instanceof Promise ? await takenGlobal : takenGlobal
+    return takenGlobal instanceof Promise ? takenGlobal.then(limitedGlobally) : limitedGlobally(takenGlobal)
+  }
+  const limitedGlobally = (shared: TakeResult): void => {
     if (!shared.allowed) throw problems.tooManyRequests(Math.max(1, Math.ceil(shared.retryAfterMs / 1000)))
-    await next()
+  }
+
+  return {
+    name: 'rateLimit',
+    // Synchronous while the key is cached and the store answers at once (the in-memory one): a
+    // promise only where there is real waiting.
+    before: (c) => {
+      if (exempt.has(c.req.path)) return
+      const authorization = c.req.raw.headers.get('authorization')
+      const known = authenticator.cached(authorization)
+      if (known !== undefined) return limitClient(c, known)
+      return authenticator.verify(authorization).then((principal) => limitClient(c, principal))
+    },
   }
 }

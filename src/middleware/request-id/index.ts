@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from 'hono'
 import type { AppEnv } from '../../env.ts'
+import { asMiddleware, type Stage } from '../pipeline/index.ts'
 
 export interface RequestIdOptions {
   /** Header read and echoed. Default `X-Request-ID`. */
@@ -13,14 +14,20 @@ const ACCEPTABLE = /^[A-Za-z0-9._-]{1,128}$/
 
 /** Accepts a well-formed inbound request id or makes one, and echoes it on every response. */
 export function requestId(options: RequestIdOptions = {}): MiddlewareHandler<AppEnv> {
+  return asMiddleware(requestIdStage(options))
+}
+
+export function requestIdStage(options: RequestIdOptions = {}): Stage {
   const headerName = options.headerName ?? 'X-Request-ID'
   const responseName = headerName.toLowerCase()
   const generate = options.generate ?? (() => crypto.randomUUID())
-  return async function requestIdMiddleware(c, next) {
-    const inbound = c.req.raw.headers.get(headerName)
-    const id = inbound !== null && ACCEPTABLE.test(inbound) ? inbound : generate()
-    c.set('requestId', id)
-    c.get('responseHeaders')[responseName] = id
-    await next()
+  return {
+    name: 'requestId',
+    before: (c) => {
+      const inbound = c.req.raw.headers.get(headerName)
+      const id = inbound !== null && ACCEPTABLE.test(inbound) ? inbound : generate()
+      c.set('requestId', id)
+      c.get('responseHeaders')[responseName] = id
+    },
   }
 }

@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from 'hono'
 import type { AppEnv } from '../../env.ts'
 import { applyResponseHeaders } from '../../http/response.ts'
+import { asMiddleware, type Stage } from '../pipeline/index.ts'
 
 /**
  * Outermost middleware: gives the request a plain-object header bag (`c.var.responseHeaders`) and,
@@ -8,10 +9,15 @@ import { applyResponseHeaders } from '../../http/response.ts'
  * Why a bag: see `src/http/response.ts`.
  */
 export function responseHeaders(): MiddlewareHandler<AppEnv> {
-  return async function responseHeadersMiddleware(c, next) {
-    const bag: Record<string, string> = {}
-    c.set('responseHeaders', bag)
-    await next()
-    applyResponseHeaders(c.res, bag)
+  return asMiddleware(responseHeadersStage())
+}
+
+export function responseHeadersStage(): Stage {
+  return {
+    name: 'responseHeaders',
+    before: (c) => {
+      c.set('responseHeaders', {})
+    },
+    after: (c) => applyResponseHeaders(c.res, c.get('responseHeaders')),
   }
 }

@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from 'hono'
 import type { AppEnv } from '../../env.ts'
+import { asMiddleware, type Stage } from '../pipeline/index.ts'
 
 export interface SecurityHeadersOptions {
   hsts: { enabled: boolean; max_age: number; include_subdomains: boolean; preload: boolean }
@@ -16,12 +17,18 @@ export interface SecurityHeadersOptions {
  * The set is computed once; each request copies it into the header bag.
  */
 export function securityHeaders(options: SecurityHeadersOptions): MiddlewareHandler<AppEnv> {
+  return asMiddleware(securityHeadersStage(options))
+}
+
+export function securityHeadersStage(options: SecurityHeadersOptions): Stage {
   const headers = buildSecurityHeaders(options)
   const names = Object.keys(headers)
-  return async function securityHeadersMiddleware(c, next) {
-    const bag = c.get('responseHeaders')
-    for (let i = 0; i < names.length; i++) bag[names[i]] = headers[names[i]]
-    await next()
+  return {
+    name: 'securityHeaders',
+    before: (c) => {
+      const bag = c.get('responseHeaders')
+      for (let i = 0; i < names.length; i++) bag[names[i]] = headers[names[i]]
+    },
   }
 }
 

@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from 'hono'
 import type { AppEnv } from '../../env.ts'
 import { problems } from '../../errors/problem.ts'
+import { asMiddleware, type Stage } from '../pipeline/index.ts'
 
 export interface TimeoutOptions {
   /** Budget for the rest of the chain to produce a response, in milliseconds. */
@@ -27,6 +28,10 @@ interface Pending {
  * which is plenty for a budget of seconds.
  */
 export function timeout(options: TimeoutOptions): MiddlewareHandler<AppEnv> {
+  return asMiddleware(timeoutStage(options))
+}
+
+export function timeoutStage(options: TimeoutOptions): Stage {
   const { ms, exempt } = options
   const tick = Math.max(1, Math.min(1000, Math.floor(ms / 10)))
   const pending = new Set<Pending>()
@@ -51,23 +56,25 @@ export function timeout(options: TimeoutOptions): MiddlewareHandler<AppEnv> {
     ;(sweeping as { unref?: () => void }).unref?.()
   }
 
-  return function timeoutMiddleware(c, next) {
-    if (exempt !== undefined && exempt(c.req.path)) return next()
-    return new Promise<void>((resolve, reject) => {
-      const entry: Pending = { deadline: Date.now() + ms, expire: () => reject(problems.gatewayTimeout()) }
-      pending.add(entry)
-      if (sweeping === undefined) schedule()
-      const settle = () => pending.delete(entry)
-      next().then(
-        () => {
-          settle()
-          resolve()
-        },
-        (error: unknown) => {
-          settle()
-          reject(error)
-        },
-      )
-    })
+  return {
+    name: 'timeout',
+    around: (c, next) => {
+      if (exempt !== undefined && exempt(c.req.path)) return next()
+      return new Promise<void>((resolve, reject) => {
+        const entry: Pending = { deadline: Date.now() + ms, expire: () => reject(problems.gatewayTimeout()) }
+        pending.add(entry)
+        if (sweeping === undefined) schedule()
+        next().then(
+          () => {
+            pending.delete(entry)
+            resolve()
+          },
+          (error: unknown) => {
+            pending.delete(entry)
+            reject(error)
+          },
+        )
+      })
+    },
   }
 }

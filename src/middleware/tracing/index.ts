@@ -5,14 +5,16 @@ import {
   SpanKind,
   SpanStatusCode,
   trace,
+  type Context as OtelContext,
   type Span,
   type TextMapGetter,
   type Tracer,
 } from '@opentelemetry/api'
-import type { MiddlewareHandler } from 'hono'
+import type { Context, MiddlewareHandler } from 'hono'
 import type { AppEnv } from '../../env.ts'
 import { onResponseEnd } from '../../observability/response-end.ts'
 import { routeTemplate } from '../../observability/route.ts'
+import { asMiddleware, type Stage } from '../pipeline/index.ts'
 
 export interface TracingOptions {
   /** From `@opentelemetry/api` (`trace.getTracer(...)`); any SDK is registered by the entrypoint. */
@@ -46,59 +48,63 @@ function isRecordingTracer(tracer: Tracer): boolean {
  * an inbound `traceparent`, so logs still correlate with the caller's trace.
  */
 export function tracing(options: TracingOptions): MiddlewareHandler<AppEnv> {
-  const { tracer } = options
-  let recording: boolean | undefined
-  return async function tracingMiddleware(c, next) {
-    recording ??= isRecordingTracer(tracer)
-    if (!recording) {
-      const traceparent = c.req.raw.headers.get('traceparent')
-      const inbound = traceparent === null ? null : TRACEPARENT.exec(traceparent)
-      if (inbound && inbound[1] !== INVALID_TRACE_ID) c.set('traceId', inbound[1])
-      return next()
-    }
-    const method = c.req.method
-    const parent = propagation.extract(ROOT_CONTEXT, c.req.raw.headers, headerGetter)
-    const span = tracer.startSpan(
-      method,
-      {
-        kind: SpanKind.SERVER,
-        attributes: {
-          'http.request.method': method,
-          // The path only: query strings may carry tokens.
-          'url.path': c.req.path,
-          'url.scheme': c.req.url.startsWith('https:') ? 'https' : 'http',
-        },
-      },
-      parent,
-    )
-    c.set('traceId', span.spanContext().traceId)
-    try {
-      await context.with(trace.setSpan(parent, span), next)
-    } catch (error) {
-      // Hono hands handler errors to onError before they reach here; this is a middleware bug.
-      endSpan(span, `${method} unmatched`, 'unmatched', 500, error)
-      throw error
-    }
-    const status = c.res.status
-    const route = routeTemplate(c, status)
-    span.updateName(`${method} ${route}`)
-    span.setAttribute('http.route', route)
-    span.setAttribute('http.response.status_code', status)
-    if (c.error) span.recordException(c.error)
-    if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR })
-    onResponseEnd(c, (end) => {
-      if (end.aborted) span.setAttribute('http.response.aborted', true)
-      span.setAttribute('http.response.body.size', end.bytes)
-      span.end()
-    })
-  }
+  return asMiddleware(tracingStage(options))
 }
 
-function endSpan(span: Span, name: string, route: string, status: number, error: unknown): void {
-  span.updateName(name)
-  span.setAttribute('http.route', route)
-  span.setAttribute('http.response.status_code', status)
-  if (error instanceof Error) span.recordException(error)
-  span.setStatus({ code: SpanStatusCode.ERROR })
-  span.end()
+export function tracingStage(options: TracingOptions): Stage {
+  const { tracer } = options
+  let recording: boolean | undefined
+  const spans = new WeakMap<Context<AppEnv>, { span: Span; parent: OtelContext }>()
+  return {
+    name: 'tracing',
+    before: (c) => {
+      recording ??= isRecordingTracer(tracer)
+      if (!recording) {
+        const traceparent = c.req.raw.headers.get('traceparent')
+        const inbound = traceparent === null ? null : TRACEPARENT.exec(traceparent)
+        if (inbound && inbound[1] !== INVALID_TRACE_ID) c.set('traceId', inbound[1])
+        return
+      }
+      const method = c.req.method
+      const parent = propagation.extract(ROOT_CONTEXT, c.req.raw.headers, headerGetter)
+      const span = tracer.startSpan(
+        method,
+        {
+          kind: SpanKind.SERVER,
+          attributes: {
+            'http.request.method': method,
+            // The path only: query strings may carry tokens.
+            'url.path': c.req.path,
+            'url.scheme': c.req.url.startsWith('https:') ? 'https' : 'http',
+          },
+        },
+        parent,
+      )
+      c.set('traceId', span.spanContext().traceId)
+      spans.set(c, { span, parent })
+    },
+    // The span is active while the rest of the chain runs, so outgoing calls propagate it.
+    around: (c, next) => {
+      const active = spans.get(c)
+      return active === undefined ? next() : context.with(trace.setSpan(active.parent, active.span), next)
+    },
+    after: (c) => {
+      const active = spans.get(c)
+      if (active === undefined) return
+      const { span } = active
+      const method = c.req.method
+      const status = c.res.status
+      const route = routeTemplate(c, status)
+      span.updateName(`${method} ${route}`)
+      span.setAttribute('http.route', route)
+      span.setAttribute('http.response.status_code', status)
+      if (c.error) span.recordException(c.error)
+      if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR })
+      onResponseEnd(c, (end) => {
+        if (end.aborted) span.setAttribute('http.response.aborted', true)
+        span.setAttribute('http.response.body.size', end.bytes)
+        span.end()
+      })
+    },
+  }
 }
