@@ -1,7 +1,7 @@
 /**
- * WebSocket capacity on Node: our `/ws` (Hono + @hono/node-server's upgradeWebSocket + the hub,
- * `hono`) next to a bare `ws` server doing the same job (`raw`), one variant per process, in the
- * same run. `bare` is the same Hono upgrade with empty events (memory only): the adapter's own share.
+ * WebSocket capacity on Node: our `/ws` (Hono + our Node upgrade helper, src/runtimes/node-websocket.ts,
+ * + the hub, `hono`) next to a bare `ws` server doing the same job (`raw`), one variant per process, in
+ * the same run. `bare` is the same Hono upgrade with empty events (memory only): the adapter's own share.
  *
  *   node bench/ws.ts [--connections=10000] [--subscribers=1000] [--rounds=50] [--repeat=1] [--semi-space=16]
  *
@@ -78,7 +78,7 @@ async function serveRaw(): Promise<number> {
   return (server.address() as AddressInfo).port
 }
 
-/** `bare`: the same Hono + @hono/node-server upgrade with empty events, i.e. the adapter's own cost. */
+/** `bare`: the same Hono app and upgrade helper with empty events, i.e. the adapter's own cost. */
 async function serveHono(bare: boolean): Promise<number> {
   const { serve } = await import('@hono/node-server')
   const { Hono } = await import('hono')
@@ -110,7 +110,8 @@ async function serveHono(bare: boolean): Promise<number> {
     await store.appendMessage('bench', 'c', { role: 'assistant', content: c.req.query('t0') ?? '' })
     return c.json({})
   })
-  const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0, websocket: nodeWs.websocket })
+  const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 })
+  nodeWs.websocket.attach(server, app.fetch)
   await new Promise<void>((resolve) => server.once('listening', resolve))
   return (server.address() as AddressInfo).port
 }

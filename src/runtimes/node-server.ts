@@ -1,4 +1,4 @@
-import { serve, type ServerType, type WebSocketServerLike } from '@hono/node-server'
+import { serve, type ServerType } from '@hono/node-server'
 import { readFileSync } from 'node:fs'
 import { createServer as createHttpServer, type ServerOptions as HttpServerOptions } from 'node:http'
 import { createSecureServer, createServer as createH2cServer, type Http2Session } from 'node:http2'
@@ -10,6 +10,7 @@ import type { Registry } from 'prom-client'
 import type { Config } from '../config/index.ts'
 import type { AppEnv } from '../env.ts'
 import { metricsHandler } from '../middleware/metrics/index.ts'
+import type { NodeWebSocket } from './node-websocket.ts'
 import { settledWithin } from './shutdown.ts'
 
 /** ECDHE key exchange with AEAD ciphers only (TLS 1.2); TLS 1.3 suites are all AEAD and stay allowed. */
@@ -67,13 +68,14 @@ function tlsOptions(server: ServerConfig) {
 /**
  * Serves `fetch` with @hono/node-server as the config says: HTTP/1.1, HTTPS, HTTP/2 over TLS with
  * ALPN fallback to HTTP/1.1, or cleartext h2c (prior knowledge only: no HTTP/1.1 on that port).
+ * `websocket` (from `createNodeWebSocket`) answers WebSocket upgrades through the same `fetch`.
  * Resolves once the socket is bound.
  */
-export function startServer(fetch: Fetch, server: ServerConfig, extra: { websocket?: { server: WebSocketServerLike } } = {}): Promise<StartedServer> {
+export function startServer(fetch: Fetch, server: ServerConfig, extra: { websocket?: NodeWebSocket['websocket'] } = {}): Promise<StartedServer> {
   const tls = server.tls.enabled
   const h2 = server.enable_http2
   const h2settings = { maxConcurrentStreams: server.max_concurrent_streams, maxHeaderListSize: server.max_header_bytes }
-  const base = { fetch: fetch as never, hostname: server.host, port: server.port, websocket: extra.websocket }
+  const base = { fetch: fetch as never, hostname: server.host, port: server.port }
   const options =
     h2 && tls
       ? { ...base, createServer: createSecureServer, serverOptions: { ...tlsOptions(server), ...httpServerOptions(server), allowHTTP1: true, settings: h2settings } }
@@ -93,6 +95,7 @@ export function startServer(fetch: Fetch, server: ServerConfig, extra: { websock
       resolve({ server: started, port: info.port, address: info.address, protocol, drain: tracker.drain })
     })
     started.once('error', onError)
+    extra.websocket?.attach(started, fetch)
     tracker = trackConnections(started, tls)
     // write_timeout: a connection with no bytes moving either way for this long is closed.
     started.setTimeout(server.write_timeout)

@@ -2,7 +2,6 @@ import { getConnInfo } from '@hono/node-server/conninfo'
 import { serveStatic } from '@hono/node-server/serve-static'
 import { metricsOnlyApp, startPlainServer, startServer, type StartedServer } from './node-server.ts'
 import { createNodeWebSocket } from './node-websocket.ts'
-import { upgradeRefusals } from './node-upgrade-refusal.ts'
 import { prepareProcess } from './process.ts'
 import { gracefulShutdown, installProcessHandlers } from './shutdown.ts'
 
@@ -11,7 +10,7 @@ const { settings, logger, deps, app, onClose, markDraining } = await prepareProc
   runtime: 'node',
   peerAddress: (c) => getConnInfo(c).remote.address,
   serveStatic: (root) => serveStatic({ root }),
-  // @hono/node-server's built-in upgrade on a `ws` server we own (its options, e.g. maxPayload).
+  // Our upgrade helper on a `ws` server we own (its options, e.g. maxPayload); see node-websocket.ts.
   upgradeWebSocket: (config) => {
     websocket = createNodeWebSocket({ maxPayload: config.server.websocket.max_message_size })
     return websocket.upgradeWebSocket
@@ -23,9 +22,7 @@ const servers: StartedServer[] = []
 const shutdown = gracefulShutdown({ logger, markDraining, servers, timeoutMs: settings.shutdown_timeout, onClose })
 installProcessHandlers(logger, shutdown)
 
-const refusals = websocket ? upgradeRefusals(websocket.websocket.server) : undefined
-const main = await startServer(refusals ? refusals.wrapFetch(app.fetch) : app.fetch, settings, { websocket: websocket?.websocket })
-refusals?.attach(main.server)
+const main = await startServer(app.fetch, settings, { websocket: websocket?.websocket })
 servers.push(main)
 if (settings.metrics.enabled && settings.metrics.port !== 0) {
   const side = await startPlainServer(metricsOnlyApp(deps.metrics, settings.metrics.path).fetch, settings.host, settings.metrics.port)

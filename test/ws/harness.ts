@@ -215,7 +215,8 @@ export async function startWsServer(options: TestServerOptions = {}) {
   )
   app.onError(recovery({ logger }))
   const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0, websocket: nodeWs.websocket }, () => resolve(s))
+    const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s))
+    nodeWs.websocket.attach(s, app.fetch)
   })
   const { port } = server.address() as AddressInfo
   const clients = new Set<WebSocket>()
