@@ -16,7 +16,6 @@ import type { AppEnv } from '../src/env.ts'
 import { accessLog } from '../src/middleware/access-log/index.ts'
 import { metrics } from '../src/middleware/metrics/index.ts'
 import { tracing } from '../src/middleware/tracing/index.ts'
-import { noteBodySize } from '../src/observability/response-end.ts'
 
 const VARIANTS = ['bare', 'access-log', 'metrics', 'tracing', 'all-three', 'all-three-no-size-hint'] as const
 type Variant = (typeof VARIANTS)[number]
@@ -38,10 +37,13 @@ function build(variant: Variant) {
   if (variant === 'metrics' || variant.startsWith('all-three')) app.use(metrics({ registry: new Registry() }).middleware)
   if (variant === 'tracing' || variant.startsWith('all-three')) app.use(tracing({ tracer: trace.getTracer('bench') }))
   app.get('/api/v1/conversations/:id', (c) => {
-    // What src/http/response.ts send() does, plus the size hint it is asked to record.
+    // What src/http/response.ts send() does, including the size hint it records.
     const body = JSON.stringify({ data: [], next_cursor: null, id: c.req.param('id') })
     const res = new Response(body, { status: 200, headers: { ...c.get('responseHeaders'), 'content-type': 'application/json' } })
-    if (withHint) noteBodySize(res, body)
+    if (withHint) {
+      c.set('sentResponse', res)
+      c.set('sentBody', body)
+    }
     return res
   })
   return app

@@ -19,5 +19,10 @@ export interface AppEnv {
     traceId: string
     /** `performance.now()` when the observing middleware first saw the request (`markStart`). */
     startedAt: number
+    /** The response `send()` built and its body, so observers know its size (`src/http/response.ts`). */
+    sentResponse: Response
+    sentBody: string | null
+    /** The route template, worked out once per request (`src/observability/route.ts`). */
+    route: string
   }
 }

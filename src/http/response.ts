@@ -1,15 +1,16 @@
 import type { Context } from 'hono'
 import type { AppEnv } from '../env.ts'
-import { noteBodySize } from '../observability/response-end.ts'
 
 /**
  * Middleware add their response headers to `c.var.responseHeaders`, a plain object, instead of
  * `c.header()`: a Response built with plain headers stays on @hono/node-server's fast path, while a
  * `Headers` instance forces the slow one. `send()` builds such a Response; anything else (static
  * files, streams, Hono built-ins) gets the headers copied on by `applyResponseHeaders()`.
+ *
+ * `send()` also notes the response and its body on the context (`sentResponse`, `sentBody`), so the
+ * observers learn its size without reading `res.body` (which leaves the fast path) and
+ * `applyResponseHeaders` knows to leave it alone.
  */
-const carriesHeaders = new WeakSet<Response>()
-
 export function send(
   c: Context<AppEnv>,
   body: string | null,
@@ -21,9 +22,8 @@ export function send(
   const headers: Record<string, string> = { ...c.get('responseHeaders'), ...extra }
   if (contentType) headers['content-type'] = contentType
   const res = new Response(body, { status, headers })
-  carriesHeaders.add(res)
-  // Lets the access log and metrics learn the size without reading `res.body` (which leaves the fast path).
-  noteBodySize(res, body)
+  c.set('sentResponse', res)
+  c.set('sentBody', body)
   return res
 }
 
@@ -37,9 +37,10 @@ export function empty(c: Context<AppEnv>, status: number, extra?: Record<string,
   return send(c, null, status, null, extra)
 }
 
-/** Copies the gathered headers onto a response that was not built by `send()`. Headers already set win. */
-export function applyResponseHeaders(res: Response, headers: Record<string, string>): void {
-  if (carriesHeaders.has(res) || res.status === 101) return
+/** Copies the gathered headers onto `c.res` unless `send()` built it. Headers already set win. */
+export function applyResponseHeaders(c: Context<AppEnv>, headers: Record<string, string>): void {
+  const res = c.res
+  if (c.get('sentResponse') === res || res.status === 101) return
   try {
     const target = res.headers
     for (const name in headers) if (!target.has(name)) target.set(name, headers[name])

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { Hono } from 'hono'
 import { streamText } from 'hono/streaming'
-import { noteBodySize, onResponseEnd, reportStreamBody, StreamProgress, utf8Length, type ResponseEnd } from './response-end.ts'
+import { onResponseEnd, reportStreamBody, StreamProgress, utf8Length, type ResponseEnd } from './response-end.ts'
+import { send } from '../http/response.ts'
+import type { AppEnv } from '../env.ts'
 import { routeTemplate, UNMATCHED_ROUTE } from './route.ts'
 
 describe('utf8Length', () => {
@@ -15,7 +17,7 @@ describe('utf8Length', () => {
 
 describe('onResponseEnd', () => {
   function appWith(observers: number, ends: ResponseEnd[]) {
-    const app = new Hono()
+    const app = new Hono<AppEnv>()
     for (let i = 0; i < observers; i++) {
       app.use(async (c, next) => {
         await next()
@@ -28,11 +30,7 @@ describe('onResponseEnd', () => {
         await s.write('défg')
       }),
     )
-    app.get('/sized', () => {
-      const res = new Response('12345')
-      noteBodySize(res, '12345')
-      return res
-    })
+    app.get('/sized', (c) => send(c, '12345', 200, null))
     app.get('/empty', () => new Response(null, { status: 204 }))
     return app
   }

@@ -27,18 +27,6 @@ export function startedAt(c: Context): number {
   return c.get('startedAt') as number
 }
 
-/**
- * Body sizes of responses whose body was a string, recorded by the code that built them
- * (`src/http/response.ts` `send()`), so the fast path never has to read `res.body`: on
- * @hono/node-server reading it turns the lightweight Response into a full one.
- */
-const knownSizes = new WeakMap<Response, number>()
-
-/** Records the byte size of a response built from a string (or no) body. */
-export function noteBodySize(res: Response, body: string | null): void {
-  knownSizes.set(res, body === null ? 0 : utf8Length(body))
-}
-
 /** UTF-8 length without allocating (`TextEncoder` would copy the string). */
 export function utf8Length(text: string): number {
   let bytes = text.length
@@ -119,9 +107,11 @@ function isStreaming(res: Response): boolean {
  */
 export function onResponseEnd(c: Context, listener: Listener): void {
   const res = c.res
-  const known = knownSizes.get(res)
-  if (known !== undefined) {
-    listener({ bytes: c.req.method === 'HEAD' ? 0 : known, endedAt: performance.now(), streamed: false, aborted: false })
+  // Built by `send()` from a string (or no) body: the size is known without touching `res.body`.
+  if (c.get('sentResponse') === res) {
+    const body = c.get('sentBody') as string | null
+    const bytes = body === null || c.req.method === 'HEAD' ? 0 : utf8Length(body)
+    listener({ bytes, endedAt: performance.now(), streamed: false, aborted: false })
     return
   }
   const existing = watches.get(res)

@@ -17,15 +17,13 @@ export const UNMATCHED_ROUTE = 'unmatched'
  */
 export function routeTemplate(c: Context, status: number): string {
   // The access log, metrics and tracing each ask once the response exists; work it out once.
-  let route = computed.get(c)
+  let route = c.get('route') as string | undefined
   if (route === undefined) {
     route = findTemplate(c, status)
-    computed.set(c, route)
+    c.set('route', route)
   }
   return route
 }
-
-const computed = new WeakMap<Context, string>()
 
 function findTemplate(c: Context, status: number): string {
   const routes = matchedRoutes(c)

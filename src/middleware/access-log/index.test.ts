@@ -5,8 +5,7 @@ import { streamSSE } from 'hono/streaming'
 import pino from 'pino'
 import { memoryLogger } from '../../../test/helpers/app.ts'
 import type { AppEnv } from '../../env.ts'
-import { json } from '../../http/response.ts'
-import { noteBodySize } from '../../observability/response-end.ts'
+import { json, send } from '../../http/response.ts'
 import { notFound, recovery } from '../recovery/index.ts'
 import { requestId } from '../request-id/index.ts'
 import { responseHeaders } from '../response-headers/index.ts'
@@ -122,11 +121,7 @@ describe('access log', () => {
 
   it('uses a size recorded by the response builder without reading the body', async () => {
     const { app, lines } = tinyApp()
-    app.get('/sized', () => {
-      const res = new Response('héllo', { headers: { 'content-type': 'text/plain' } })
-      noteBodySize(res, 'héllo')
-      return res
-    })
+    app.get('/sized', (c) => send(c, 'héllo', 200, 'text/plain'))
     const res = await app.request('/sized')
     assert.equal(accessLines(lines)[0].bytes, 6, 'logged before the body is read')
     assert.equal(await res.text(), 'héllo')

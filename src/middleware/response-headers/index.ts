@@ -18,6 +18,6 @@ export function responseHeadersStage(): Stage {
     before: (c) => {
       c.set('responseHeaders', {})
     },
-    after: (c) => applyResponseHeaders(c.res, c.get('responseHeaders')),
+    after: (c) => applyResponseHeaders(c, c.get('responseHeaders')),
   }
 }
