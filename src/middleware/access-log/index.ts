@@ -91,6 +91,17 @@ export function accessLogStage(options: AccessLogOptions): Stage {
   const trusted = parseRanges(options.trustedProxies ?? [])
   const direct = canWriteDirectly(logger)
   const msgField = `,"msg":${JSON.stringify(message)}`
+  // Methods and route templates are few: quote each once. (Methods are tokens, so the set is bounded
+  // by what clients send; past 256 entries nothing more is kept.)
+  const quotes = new Map<string, string>()
+  const quoted = (value: string): string => {
+    let json = quotes.get(value)
+    if (json === undefined) {
+      json = JSON.stringify(value)
+      if (quotes.size < 256) quotes.set(value, json)
+    }
+    return json
+  }
   const internals = logger as unknown as Record<symbol, any>
 
   const write = (c: Context<AppEnv>, started: number, status: number, end: ResponseEnd) => {
@@ -117,7 +128,7 @@ export function accessLogStage(options: AccessLogOptions): Stage {
     }
     const line =
       `{"level":${level.value}${internals[timeSym]()}${internals[chindingsSym]}` +
-      `,"method":${JSON.stringify(fields.method)},"route":${JSON.stringify(route)}` +
+      `,"method":${quoted(fields.method)},"route":${quoted(route)}` +
       `,"path":${JSON.stringify(fields.path)},"status":${status},"bytes":${fields.bytes}` +
       `,"duration_ms":${fields.duration_ms},"ip":${JSON.stringify(ip)}` +
       `,"user_agent":${JSON.stringify(fields.user_agent)},"request_id":${JSON.stringify(fields.request_id)}` +
