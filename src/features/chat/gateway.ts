@@ -4,6 +4,7 @@ import type { ChatService } from './service.ts'
 
 /** The job log carries a problem body as an `error` event's data; the hub reads it under `problem`. */
 function toChatEvent(event: JobEvent): ChatEvent {
+  if (event.type === 'message') return { seq: event.seq, type: 'message', data: { delta: event.delta } }
   return (event.type === 'error' ? { seq: event.seq, type: 'error', data: { problem: event.data } } : event) as ChatEvent
 }
 

@@ -8,7 +8,7 @@ import { createChatService, type ChatService, type ChatTools } from './service.t
 import type { StreamCounters } from './sse.ts'
 
 export { chatRoutes, type ChatRoutesOptions } from './chat.routes.ts'
-export { createInMemoryJobManager, type ChatJob, type JobEvent, type JobManager, type JobStats } from './jobs.ts'
+export { createInMemoryJobManager, eventData, type ChatJob, type DataEvent, type JobEvent, type JobManager, type JobStats, type TextEvent } from './jobs.ts'
 export { createChatService, estimateTokens, fitHistory, resultOf, type ChatInput, type ChatResult, type ChatService, type ChatServiceOptions, type ChatTools } from './service.ts'
 export { eventStream, eventStreamFormatter, FrameWriter, Heartbeats, uiMessageFormatter, type StreamCounters } from './sse.ts'
 

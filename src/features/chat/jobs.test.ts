@@ -1,21 +1,32 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { HttpProblem } from '../../errors/problem.ts'
-import { createInMemoryJobManager, type JobEvent } from './jobs.ts'
+import { createInMemoryJobManager, eventData, type JobEvent } from './jobs.ts'
 
 describe('in-memory job manager', () => {
   it('numbers events 1, 2, 3 and replays from any cursor before going live', () => {
     const jobs = createInMemoryJobManager()
     const job = jobs.create({ userId: 'u', conversationId: 'c' })
-    job.append('message', { delta: 'a' })
-    job.append('message', { delta: 'b' })
+    job.appendText('a')
+    job.appendText('b')
     const seen: JobEvent[] = []
     const detach = job.subscribe(1, (event) => seen.push(event))
-    job.append('message', { delta: 'c' })
+    job.appendText('c')
     detach()
-    job.append('message', { delta: 'd' })
+    job.appendText('d')
     assert.deepEqual(seen.map((e) => e.seq), [2, 3])
     assert.deepEqual(job.events.map((e) => e.seq), [1, 2, 3, 4])
+  })
+
+  it('stores a text delta as one object whose wire data is { delta }', () => {
+    const job = createInMemoryJobManager().create({ userId: 'u', conversationId: 'c' })
+    job.appendText('hi')
+    job.append('tool_call', { id: 't' })
+    assert.deepEqual(job.events, [
+      { seq: 1, type: 'message', delta: 'hi' },
+      { seq: 2, type: 'tool_call', data: { id: 't' } },
+    ])
+    assert.deepEqual(job.events.map(eventData), [{ delta: 'hi' }, { id: 't' }])
   })
 
   it('allows one running job per conversation', async () => {
@@ -36,7 +47,7 @@ describe('in-memory job manager', () => {
     assert.equal(jobs.stats().listeners, 1)
     job.finish('complete', 'done', {})
     assert.deepEqual(jobs.stats(), { jobs: 1, running: 0, listeners: 0 })
-    assert.throws(() => job.append('message', { delta: 'late' }))
+    assert.throws(() => job.appendText('late'))
     const replay: number[] = []
     const detach = job.subscribe(0, (e) => replay.push(e.seq))
     assert.deepEqual(replay, [1])

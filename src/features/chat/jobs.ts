@@ -3,10 +3,28 @@ import { problems } from '../../errors/problem.ts'
 /** What one generation reports, in order. `seq` starts at 1 and grows by one. */
 export type JobEventType = 'message' | 'tool_call' | 'tool_result' | 'done' | 'error'
 
-export interface JobEvent {
+/**
+ * A text delta. The bulk of every log, so it is one object with the delta on it rather than an
+ * event plus a `data` object: the log is retained for minutes, and every object in it is copied
+ * by the garbage collector. Its wire `data` is `{ delta }` (`eventData`).
+ */
+export interface TextEvent {
   seq: number
-  type: JobEventType
+  type: 'message'
+  delta: string
+}
+
+export interface DataEvent {
+  seq: number
+  type: Exclude<JobEventType, 'message'>
   data: Record<string, unknown>
+}
+
+export type JobEvent = TextEvent | DataEvent
+
+/** The event's `data` as clients see it (SSE `data:`, long-poll, WebSocket). */
+export function eventData(event: JobEvent): Record<string, unknown> {
+  return event.type === 'message' ? { delta: event.delta } : event.data
 }
 
 export type JobStatus = 'running' | 'complete' | 'stopped' | 'error'
@@ -26,9 +44,11 @@ export interface ChatJob {
   readonly stopReason: 'stopped' | 'timeout' | null
   /** Resolves when the terminal event (`done` or `error`) is in the log. */
   readonly finished: Promise<void>
-  append(type: JobEventType, data: Record<string, unknown>): JobEvent
+  /** Appends a text delta (a `message` event). */
+  appendText(delta: string): TextEvent
+  append(type: DataEvent['type'], data: Record<string, unknown>): DataEvent
   /** Ends the log with its terminal event; the job then counts as finished and is retained for replay. */
-  finish(status: Exclude<JobStatus, 'running'>, type: 'done' | 'error', data: Record<string, unknown>): JobEvent
+  finish(status: Exclude<JobStatus, 'running'>, type: 'done' | 'error', data: Record<string, unknown>): DataEvent
   /** Replays events with `seq > after` synchronously, then delivers new ones. Returns the detach function. */
   subscribe(after: number, listener: JobListener): () => void
   /** Cancels a running job. False when it already finished. */
@@ -92,15 +112,22 @@ class MemoryJob implements ChatJob {
     return this.controller.signal
   }
 
-  append(type: JobEventType, data: Record<string, unknown>): JobEvent {
+  appendText(delta: string): TextEvent {
+    return this.add({ seq: this.events.length + 1, type: 'message', delta })
+  }
+
+  append(type: DataEvent['type'], data: Record<string, unknown>): DataEvent {
+    return this.add({ seq: this.events.length + 1, type, data })
+  }
+
+  private add<E extends JobEvent>(event: E): E {
     if (this.status !== 'running') throw new Error(`job ${this.id} already finished`)
-    const event: JobEvent = { seq: this.events.length + 1, type, data }
     this.events.push(event)
     for (const listener of this.listeners) listener(event)
     return event
   }
 
-  finish(status: Exclude<JobStatus, 'running'>, type: 'done' | 'error', data: Record<string, unknown>): JobEvent {
+  finish(status: Exclude<JobStatus, 'running'>, type: 'done' | 'error', data: Record<string, unknown>): DataEvent {
     const event = this.append(type, data)
     this.status = status
     this.listeners.clear()

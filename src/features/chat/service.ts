@@ -4,7 +4,7 @@ import type { ChatMessage, ChatProvider, ToolCall, ToolDefinition, Usage } from 
 import { ProviderError } from '../../providers/ports.ts'
 import type { ConversationStore, MemoryStore, Message } from '../../storage/ports.ts'
 import { IdTakenError } from '../../storage/ports.ts'
-import type { ChatJob, JobManager } from './jobs.ts'
+import type { ChatJob, DataEvent, JobManager } from './jobs.ts'
 
 /** The part of the tool registry chat needs (src/features/tools implements it). */
 export interface ChatTools {
@@ -188,25 +188,29 @@ export function createChatService(options: ChatServiceOptions): ChatService {
 
   async function run(job: ChatJob, input: ChatInput, fresh: boolean): Promise<void> {
     const { userId, conversationId } = job
-    let text = ''
+    // Joined when needed rather than concatenated per delta: `+=` builds a chain of one string node
+    // per delta, which the garbage collector copies while the reply runs and the memory store keeps.
+    const deltas: string[] = []
     let model = input.model ?? provider.defaultModel
     let usage: Usage | undefined
     let promptChars = 0
     const toolTrace: Record<string, unknown>[] = []
     let expired = 'total' as 'idle' | 'total'
-    const deadline = setTimeout(() => job.stop('timeout'), totalTimeoutMs)
-    // Idle budget: one timer per job, re-armed only when it fires, so an event costs a clock read.
-    let lastActivity = Date.now()
-    const checkIdle = () => {
-      const quiet = Date.now() - lastActivity
-      if (quiet < idleTimeoutMs) {
-        idle = setTimeout(checkIdle, idleTimeoutMs - quiet)
+    // Both budgets on one timer per job, re-armed only when it fires, so an event costs a clock read.
+    const startedAt = Date.now()
+    let lastActivity = startedAt
+    const checkBudgets = () => {
+      const now = Date.now()
+      const totalLeft = totalTimeoutMs - (now - startedAt)
+      const idleLeft = idleTimeoutMs - (now - lastActivity)
+      if (totalLeft > 0 && idleLeft > 0) {
+        budget = setTimeout(checkBudgets, Math.min(totalLeft, idleLeft))
         return
       }
-      expired = 'idle'
+      expired = totalLeft > 0 ? 'idle' : 'total'
       job.stop('timeout')
     }
-    let idle = setTimeout(checkIdle, idleTimeoutMs)
+    let budget = setTimeout(checkBudgets, Math.min(totalTimeoutMs, idleTimeoutMs))
     try {
       const history = fresh ? [] : await loadHistory(userId, conversationId)
       const context = await memoryContext(userId, input.message)
@@ -217,8 +221,7 @@ export function createChatService(options: ChatServiceOptions): ChatService {
         const offerTools = definitions.length > 0 && round < maxRounds
         promptChars += messages.reduce((sum, m) => sum + (m.content?.length ?? 0), 0)
         const calls: ToolCall[] = []
-        // This round's text is the tail of `text`: one string built per delta instead of two.
-        const roundStart = text.length
+        const roundStart = deltas.length
         for await (const event of provider.stream({
           messages,
           tools: offerTools ? definitions : undefined,
@@ -230,8 +233,8 @@ export function createChatService(options: ChatServiceOptions): ChatService {
           lastActivity = Date.now()
           if (event.type === 'text') {
             if (event.delta === '') continue
-            text += event.delta
-            job.append('message', { delta: event.delta })
+            deltas.push(event.delta)
+            job.appendText(event.delta)
           } else if (event.type === 'tool_call') {
             calls.push(event.call)
           } else {
@@ -247,7 +250,7 @@ export function createChatService(options: ChatServiceOptions): ChatService {
         }
         if (job.signal.aborted) throw job.signal.reason
         if (calls.length === 0 || !offerTools) break
-        messages.push({ role: 'assistant', content: text.slice(roundStart) || null, tool_calls: calls })
+        messages.push({ role: 'assistant', content: deltas.slice(roundStart).join('') || null, tool_calls: calls })
         for (const call of calls) {
           const outcome = await runTool(job, call)
           lastActivity = Date.now()
@@ -255,10 +258,10 @@ export function createChatService(options: ChatServiceOptions): ChatService {
           messages.push({ role: 'tool', content: outcome.content, tool_call_id: call.id })
         }
       }
-      await finish(job, input, 'complete', text, model, usage, promptChars, toolTrace)
+      await finish(job, input, 'complete', deltas.join(''), model, usage, promptChars, toolTrace)
     } catch (error) {
       if (job.signal.aborted && job.stopReason === 'stopped') {
-        await finish(job, input, 'stopped', text, model, usage, promptChars, toolTrace)
+        await finish(job, input, 'stopped', deltas.join(''), model, usage, promptChars, toolTrace)
         return
       }
       const problem = job.signal.aborted
@@ -271,11 +274,10 @@ export function createChatService(options: ChatServiceOptions): ChatService {
           ? providerProblem(error)
           : toProblem(error)
       if (problem.status >= 500 && !(error instanceof ProviderError) && !job.signal.aborted) logger?.error({ err: error, conversation_id: conversationId }, 'chat generation failed')
-      if (text) await persistReply(job, 'error', text, model, usage, toolTrace).catch(() => null)
+      if (deltas.length > 0) await persistReply(job, 'error', deltas.join(''), model, usage, toolTrace).catch(() => null)
       job.finish('error', 'error', problemBody(problem, input.requestId ?? job.id))
     } finally {
-      clearTimeout(deadline)
-      clearTimeout(idle)
+      clearTimeout(budget)
     }
   }
 
@@ -323,8 +325,8 @@ export function createChatService(options: ChatServiceOptions): ChatService {
 /** The `POST /chat` answer from a finished job's log. */
 export function resultOf(job: ChatJob): ChatResult {
   let message = ''
-  for (const event of job.events) if (event.type === 'message') message += event.data.delta as string
-  const last = job.events[job.events.length - 1]
+  for (const event of job.events) if (event.type === 'message') message += event.delta
+  const last = job.events[job.events.length - 1] as DataEvent
   if (last?.type === 'error') {
     const body = last.data as { status: number; detail?: string; title?: string }
     throw new HttpProblem(body.status, { detail: body.detail, title: body.title })

@@ -36,13 +36,94 @@ describe('FrameWriter', () => {
     const fake = { aborted: false, async write() { return this } } as unknown as SSEStreamingApi
     const progress = new StreamProgress()
     const writer = new FrameWriter(fake, progress)
-    await writer.writeNow('é\n')
+    writer.push('é\n')
+    await writer.drain()
     writer.push('€𝄞')
     await writer.drain()
     progress.end(false)
     let bytes = -1
     progress.listen((end) => (bytes = end.bytes))
     assert.equal(bytes, 3 + 3 + 4)
+  })
+
+  it('formats queued events when it writes them, in push order with the text around them', async () => {
+    const writes: string[] = []
+    const fake = { aborted: false, async write(chunk: Uint8Array) { writes.push(new TextDecoder().decode(chunk)); return this } } as unknown as SSEStreamingApi
+    let formatted = 0
+    const writer = new FrameWriter(fake, undefined, { format: (event) => `${event.seq}:${++formatted};` })
+    writer.push('<')
+    writer.pushEvent({ seq: 1, type: 'message', delta: 'a' })
+    writer.pushEvent({ seq: 2, type: 'done', data: {} })
+    writer.push('>')
+    assert.equal(formatted, 0, 'nothing is formatted before the write')
+    await writer.drain()
+    assert.deepEqual(writes, ['<1:1;2:2;>'])
+  })
+
+  it('merges text deltas queued while a write is pending into one frame: joined text, last id', async () => {
+    const writes: string[] = []
+    let release!: () => void
+    const blocked = new Promise<void>((resolve) => (release = resolve))
+    const fake = {
+      aborted: false,
+      async write(chunk: Uint8Array) {
+        writes.push(new TextDecoder().decode(chunk))
+        if (writes.length === 1) await blocked
+        return this
+      },
+    } as unknown as SSEStreamingApi
+    const writer = new FrameWriter(fake)
+    writer.pushEvent({ seq: 1, type: 'message', delta: 'a' })
+    while (writes.length === 0) await new Promise((resolve) => setTimeout(resolve, 1))
+    // A slow consumer: the first write is still pending while the job appends more.
+    for (const [seq, delta] of [[2, 'b'], [3, 'c'], [4, 'd']] as const) writer.pushEvent({ seq, type: 'message', delta })
+    release()
+    await writer.drain()
+    assert.deepEqual(writes, [
+      'event: message\nid: 1\ndata: {"delta":"a"}\n\n',
+      'event: message\nid: 4\ndata: {"delta":"bcd"}\n\n',
+    ])
+  })
+
+  it('never merges across a tool call, a tool result, done or a comment, and keeps their order', async () => {
+    const writes: string[] = []
+    const fake = { aborted: false, async write(chunk: Uint8Array) { writes.push(new TextDecoder().decode(chunk)); return this } } as unknown as SSEStreamingApi
+    const writer = new FrameWriter(fake, undefined, { format: (event) => `${event.type}#${event.seq}${event.type === 'message' ? `(${event.delta})` : ''};` })
+    const text = (seq: number, delta: string): JobEvent => ({ seq, type: 'message', delta })
+    writer.pushEvent(text(1, 'a'))
+    writer.pushEvent(text(2, 'b'))
+    writer.pushEvent({ seq: 3, type: 'tool_call', data: {} })
+    writer.pushEvent(text(4, 'c'))
+    writer.pushEvent({ seq: 5, type: 'tool_result', data: {} })
+    writer.pushEvent(text(6, 'd'))
+    writer.push(': heartbeat;')
+    writer.pushEvent(text(7, 'e'))
+    writer.pushEvent(text(8, 'f'))
+    writer.pushEvent({ seq: 9, type: 'done', data: {} })
+    await writer.drain()
+    assert.deepEqual(writes, ['message#2(ab);tool_call#3;message#4(c);tool_result#5;message#6(d);: heartbeat;message#8(ef);done#9;'])
+  })
+
+  it('merges into one text-delta chunk of the current text part in the UI message stream', async () => {
+    const writes: string[] = []
+    const fake = { aborted: false, async write(chunk: Uint8Array) { writes.push(new TextDecoder().decode(chunk)); return this } } as unknown as SSEStreamingApi
+    const ui = uiMessageFormatter('m1')
+    const writer = new FrameWriter(fake, undefined, ui)
+    writer.pushEvent({ seq: 1, type: 'message', delta: 'Hel' })
+    writer.pushEvent({ seq: 2, type: 'message', delta: 'lo' })
+    writer.pushEvent({ seq: 3, type: 'tool_call', data: { id: 't', name: 'x', arguments: {} } })
+    writer.pushEvent({ seq: 4, type: 'tool_result', data: { id: 't', name: 'x', result: 1 } })
+    writer.pushEvent({ seq: 5, type: 'message', delta: ' wor' })
+    writer.pushEvent({ seq: 6, type: 'message', delta: 'ld' })
+    await writer.drain()
+    const chunks = writes.join('').split('\n\n').filter(Boolean).map((frame) => JSON.parse(frame.slice('data: '.length)))
+    assert.deepEqual(chunks.filter((c) => c.type.startsWith('text-')), [
+      { type: 'text-start', id: 'text-1' },
+      { type: 'text-delta', id: 'text-1', delta: 'Hello' },
+      { type: 'text-end', id: 'text-1' },
+      { type: 'text-start', id: 'text-2' },
+      { type: 'text-delta', id: 'text-2', delta: ' world' },
+    ])
   })
 
   it('writes nothing more once the client is gone', async () => {
@@ -81,7 +162,7 @@ describe('Heartbeats', () => {
 
 describe('formatters', () => {
   it('formats an event frame with one data line', () => {
-    const event: JobEvent = { seq: 7, type: 'message', data: { delta: 'line\nbreak' } }
+    const event: JobEvent = { seq: 7, type: 'message', delta: 'line\nbreak' }
     assert.equal(eventStreamFormatter.format(event), 'event: message\nid: 7\ndata: {"delta":"line\\nbreak"}\n\n')
   })
 
@@ -89,7 +170,7 @@ describe('formatters', () => {
     const ui = uiMessageFormatter('m1')
     const out = [
       ui.open,
-      ui.format({ seq: 1, type: 'message', data: { delta: 'a' } }),
+      ui.format({ seq: 1, type: 'message', delta: 'a' }),
       ui.format({ seq: 2, type: 'tool_call', data: { id: 't', name: 'x', arguments: {} } }),
       ui.format({ seq: 3, type: 'tool_result', data: { id: 't', name: 'x', error: { status: 500, detail: 'The tool failed' } } }),
       ui.format({ seq: 4, type: 'error', data: { status: 502, detail: 'boom' } }),

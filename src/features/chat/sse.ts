@@ -2,11 +2,11 @@ import type { Context } from 'hono'
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming'
 import type { AppEnv } from '../../env.ts'
 import { reportStreamBody, StreamProgress } from '../../observability/response-end.ts'
-import type { ChatJob, JobEvent } from './jobs.ts'
+import type { ChatJob, JobEvent, TextEvent } from './jobs.ts'
 
 /** Turns job events into wire frames for one listener. */
 export interface FrameFormatter {
-  /** Written first, right after the headers. */
+  /** Written first, in the same write as the first events. */
   readonly open: string
   format(event: JobEvent): string
   /** Written after the terminal event. */
@@ -19,12 +19,12 @@ function isTerminal(event: JobEvent): boolean {
 
 /** Our own protocol: `event: <type>`, `id: <seq>`, `data: <json>`. */
 export const eventStreamFormatter: FrameFormatter = {
-  // A comment right away: @hono/node-server sends the headers with the first body write.
   open: ': stream-open\n\n',
   format(event) {
     // JSON.stringify never emits a raw newline, so one `data:` line is always enough. Not cached on
     // the event: the log is retained for minutes, and keeping every frame there costs far more
     // (old-generation garbage collection) than formatting again for a rare second listener.
+    if (event.type === 'message') return `event: message\nid: ${event.seq}\ndata: {"delta":${JSON.stringify(event.delta)}}\n\n`
     return `event: ${event.type}\nid: ${event.seq}\ndata: ${JSON.stringify(event.data)}\n\n`
   },
   close: '',
@@ -36,6 +36,9 @@ const chunk = (value: Record<string, unknown>) => `data: ${JSON.stringify(value)
  * The AI SDK UI message stream (v1) for one listener: `start`, `start-step`, text and tool parts,
  * `finish-step`, `finish` (or `abort` / `error`), `[DONE]`. A step is one provider round; it ends
  * when tool results are followed by more output. Only chunk types `ai@6` accepts are emitted.
+ * Behind a FrameWriter, text deltas queued for the same write arrive here as one merged `message`
+ * event, so they become one `text-delta` chunk of the current text part (a merged run never spans
+ * a tool call, so never two parts).
  */
 export function uiMessageFormatter(messageId: string): FrameFormatter {
   let textId: string | null = null
@@ -58,16 +61,16 @@ export function uiMessageFormatter(messageId: string): FrameFormatter {
   return {
     open: chunk({ type: 'start', messageId }) + chunk({ type: 'start-step' }),
     format(event) {
+      if (event.type === 'message') {
+        let out = nextStep()
+        if (!textId) {
+          textId = `text-${++texts}`
+          out += chunk({ type: 'text-start', id: textId })
+        }
+        return out + chunk({ type: 'text-delta', id: textId, delta: event.delta })
+      }
       const data = event.data
       switch (event.type) {
-        case 'message': {
-          let out = nextStep()
-          if (!textId) {
-            textId = `text-${++texts}`
-            out += chunk({ type: 'text-start', id: textId })
-          }
-          return out + chunk({ type: 'text-delta', id: textId, delta: data.delta })
-        }
         case 'tool_call':
           return nextStep() + endText() + chunk({ type: 'tool-input-available', toolCallId: data.id, toolName: data.name, input: data.arguments ?? {} })
         case 'tool_result':
@@ -89,6 +92,32 @@ export function uiMessageFormatter(messageId: string): FrameFormatter {
   }
 }
 
+const isText = (item: string | JobEvent | undefined): item is TextEvent => typeof item === 'object' && item.type === 'message'
+
+/**
+ * `items` with every run of consecutive `message` events replaced by one `message` event carrying
+ * the run's concatenated delta and its last seq (see FrameWriter). Other items pass unchanged.
+ */
+export function coalesceText(items: readonly (string | JobEvent)[]): (string | JobEvent)[] {
+  const out: (string | JobEvent)[] = []
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]
+    if (!isText(item) || !isText(items[i + 1])) {
+      out.push(item)
+      continue
+    }
+    let delta = item.delta
+    let seq = item.seq
+    while (isText(items[i + 1])) {
+      const following = items[++i] as TextEvent
+      delta += following.delta
+      seq = following.seq
+    }
+    out.push({ seq, type: 'message', delta })
+  }
+  return out
+}
+
 const encoder = new TextEncoder()
 
 /** Resolves after the current macrotask, so frames produced in one burst of microtasks meet. */
@@ -98,28 +127,43 @@ const nextTask = () => new Promise<void>((resolve) => setTimeout(resolve, 0))
  * Writes frames with as few stream writes as possible: frames pushed within one macrotask (a burst
  * of deltas) or while a write is pending (a busy socket) are joined into one string and written
  * once. Each write costs far more than a concatenation (encode, TransformStream, socket write);
- * the price is at most one timer tick of latency. The bytes written are reported to `progress`.
+ * the price is at most one timer tick of latency. Job events are queued as they are and formatted
+ * only when written: the job log holds them anyway, while frame strings kept waiting for the write
+ * would survive a young-generation GC and be copied by it. The bytes written are reported to
+ * `progress`.
+ *
+ * Text deltas waiting for the same write are coalesced (`coalesceText`): a run of consecutive
+ * queued `message` events becomes one `message` event whose delta is their concatenation and whose
+ * seq is the run's last. So ids on the wire increase strictly but may skip, and a client resuming
+ * after a merged frame's id (`Last-Event-ID`, `?after=`) gets exactly the text it has not seen.
+ * Any other queued item — a tool_call, tool_result, done or error event, or a comment — ends the
+ * run, so nothing is reordered and no merge crosses a tool call or the end of the reply.
  */
 export class FrameWriter {
   private readonly stream: SSEStreamingApi
   private readonly progress: StreamProgress | undefined
-  private pending = ''
+  private readonly formatter: Pick<FrameFormatter, 'format'>
+  private pending: (string | JobEvent)[] = []
   private pumping: Promise<void> | null = null
 
-  constructor(stream: SSEStreamingApi, progress?: StreamProgress) {
+  /** `formatter` turns pushed events into frames; default `eventStreamFormatter`. */
+  constructor(stream: SSEStreamingApi, progress?: StreamProgress, formatter: Pick<FrameFormatter, 'format'> = eventStreamFormatter) {
     this.stream = stream
     this.progress = progress
+    this.formatter = formatter
   }
 
+  /** Queues text (a comment, the formatter's `open` or `close`). */
   push(text: string): void {
     if (text === '') return
-    this.pending += text
+    this.pending.push(text)
     this.pumping ??= this.pump()
   }
 
-  /** Writes at once, without waiting for the batch (the first bytes, so headers go out). */
-  async writeNow(text: string): Promise<void> {
-    await this.write(text)
+  /** Queues an event, formatted when it is written. */
+  pushEvent(event: JobEvent): void {
+    this.pending.push(event)
+    this.pumping ??= this.pump()
   }
 
   private async write(text: string): Promise<void> {
@@ -132,13 +176,15 @@ export class FrameWriter {
   private async pump(): Promise<void> {
     // Always asynchronous before the loop, so `pumping` is assigned before it is cleared below.
     await nextTask()
-    while (this.pending !== '' && !this.stream.aborted) {
-      const text = this.pending
-      this.pending = ''
+    while (this.pending.length > 0 && !this.stream.aborted) {
+      const items = this.pending
+      this.pending = []
+      let text = ''
+      for (const item of coalesceText(items)) text += typeof item === 'string' ? item : this.formatter.format(item)
       await this.write(text)
-      if (this.pending !== '') await nextTask()
+      if (this.pending.length > 0) await nextTask()
     }
-    this.pending = ''
+    this.pending.length = 0
     this.pumping = null
   }
 
@@ -205,14 +251,16 @@ export function eventStream(c: Context<AppEnv>, options: EventStreamOptions): Re
   const progress = new StreamProgress()
   const res = streamSSE(c, async (stream) => {
     if (counters) counters.open++
-    const writer = new FrameWriter(stream, progress)
+    const writer = new FrameWriter(stream, progress, formatter)
     let end!: () => void
     const ended = new Promise<void>((resolve) => (end = resolve))
     stream.onAbort(end)
-    void writer.writeNow(formatter.open)
+    // In the first batch (one timer tick away), not a write of its own: each write is a socket write,
+    // and @hono/node-server flushes the headers without waiting for a body chunk.
+    writer.push(formatter.open)
     heartbeats.add(writer)
     const detach = job.subscribe(after, (event) => {
-      writer.push(formatter.format(event))
+      writer.pushEvent(event)
       if (isTerminal(event)) {
         writer.push(formatter.close)
         end()
