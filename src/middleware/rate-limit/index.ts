@@ -46,18 +46,18 @@ export function rateLimitStage(options: RateLimitOptions): Stage {
       ? `u:${principal.id}`
       : `ip:${clientAddress(peerAddress(c), c.req.raw.headers.get('x-forwarded-for'), trusted)}`
     const taken = store.take(key, client)
-    return taken instanceof Promise ? taken.then((result) => limited(c, result)) : limited(c, taken)
+    return taken instanceof Promise ? taken.then((result) => admitClient(c, result)) : admitClient(c, taken)
   }
-  const limited = (c: Context<AppEnv>, perClient: TakeResult): void | Promise<void> => {
+  const admitClient = (c: Context<AppEnv>, perClient: TakeResult): void | Promise<void> => {
     const bag = c.get('responseHeaders')
     bag['x-ratelimit-limit'] = limit
     bag['x-ratelimit-remaining'] = String(perClient.remaining)
     bag['x-ratelimit-reset'] = String(Math.ceil((clock.now() + perClient.resetMs) / 1000))
     if (!perClient.allowed) throw problems.tooManyRequests(Math.max(1, Math.ceil(perClient.retryAfterMs / 1000)))
     const takenGlobal = store.take('global', global)
-    return takenGlobal instanceof Promise ? takenGlobal.then(limitedGlobally) : limitedGlobally(takenGlobal)
+    return takenGlobal instanceof Promise ? takenGlobal.then(admitGlobally) : admitGlobally(takenGlobal)
   }
-  const limitedGlobally = (shared: TakeResult): void => {
+  const admitGlobally = (shared: TakeResult): void => {
     if (!shared.allowed) throw problems.tooManyRequests(Math.max(1, Math.ceil(shared.retryAfterMs / 1000)))
   }
 
