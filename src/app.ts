@@ -13,7 +13,7 @@ import { authStage } from './middleware/auth/index.ts'
 import { bodyLimitStage } from './middleware/body-limit/index.ts'
 import { corsStage } from './middleware/cors/index.ts'
 import { metrics } from './middleware/metrics/index.ts'
-import { onlyUnder, pipeline, type Stage } from './middleware/pipeline/index.ts'
+import { endpointPipeline, onlyUnder, type Stage } from './middleware/pipeline/index.ts'
 import { rateLimitStage, type RateLimitOptions } from './middleware/rate-limit/index.ts'
 import { notFound, recovery } from './middleware/recovery/index.ts'
 import { requestIdStage } from './middleware/request-id/index.ts'
@@ -43,14 +43,20 @@ export function rateLimitOptions(deps: AppDeps): RateLimitOptions {
   }
 }
 
+export interface AppOptions {
+  /** More routes, mounted at `/` through the same chain (routes added to the returned app skip it). */
+  routes?: Hono<AppEnv, any, any>
+}
+
 /** Builds the whole runtime-neutral app from injected dependencies. */
-export function createApp(deps: AppDeps) {
+export function createApp(deps: AppDeps, options: AppOptions = {}) {
   const { config, logger } = deps
   const server = config.server
   const app = new Hono<AppEnv>()
 
-  // The seed's chain, in its order, run as the stages of one middleware (see `pipeline`). Recovery
-  // is the pipeline's and the app's `onError`, plus `notFound`: every throw and rejection ends there.
+  // The seed's chain, in its order, run as the stages of one pipeline around every endpoint (see
+  // `endpointPipeline`). Recovery is the pipeline's and the app's `onError`, plus `notFound`: every
+  // throw and rejection ends there.
   const onError = recovery({ logger })
   const prometheus = metrics({ registry: deps.metrics })
   const underApi = (stage: Stage): Stage => onlyUnder('/api', stage)
@@ -67,11 +73,17 @@ export function createApp(deps: AppDeps) {
     underApi(timeoutStage({ ms: server.request_timeout, exempt: (path) => STREAMING.test(path) })),
     underApi(authStage({ authenticator: deps.authenticator })),
   ]
-  app.use(pipeline(stages.filter((stage) => stage !== false), { onError }))
+  const chain = endpointPipeline(
+    stages.filter((stage) => stage !== false),
+    { onError },
+  )
 
-  app.route('/', healthRoutes({ checks: deps.health, lifecycle: deps.lifecycle, clock: deps.clock, version: deps.version, service: 'assistant-server' }))
+  // Routers are mounted through the pipeline, not `app.route()`; no `app.use()` anywhere, so each
+  // request matches its endpoint alone and Hono calls it directly. A route added to the returned app
+  // would skip the whole chain, authentication included: add routes here or through `options.routes`.
+  chain.mount(app, '/', healthRoutes({ checks: deps.health, lifecycle: deps.lifecycle, clock: deps.clock, version: deps.version, service: 'assistant-server' }))
   // With a dedicated metrics port the entrypoint serves /metrics there instead.
-  if (server.metrics.enabled && server.metrics.port === 0) app.get(server.metrics.path, prometheus.handler)
+  if (server.metrics.enabled && server.metrics.port === 0) app.get(server.metrics.path, chain.wrap(prometheus.handler))
 
   const api = new Hono<AppEnv>()
     .route('/', meRoutes())
@@ -79,10 +91,11 @@ export function createApp(deps: AppDeps) {
     .route('/', memoryRoutes({ store: deps.stores.memory }))
     .route('/', toolRoutes(deps.tools))
     .route('/', chatRoutesFromConfig(deps.chat, config))
-  app.route('/api/v1', api)
+  chain.mount(app, '/api/v1', api)
 
   if (deps.upgradeWebSocket && server.websocket.enabled) {
-    app.route(
+    chain.mount(
+      app,
       '/',
       wsRoutes({
         upgradeWebSocket: deps.upgradeWebSocket,
@@ -93,10 +106,23 @@ export function createApp(deps: AppDeps) {
     )
   }
 
-  if (deps.serveStatic) app.use('/*', deps.serveStatic)
+  if (options.routes) chain.mount(app, '/', options.routes)
 
+  // Static files answer what no endpoint matched (a catch-all `app.use('/*')` would join every
+  // request's handler list); what they do not have is a 404, or a 405 for a known path.
+  const unmatched = notFound(app)
+  const serveStatic = deps.serveStatic
   app.onError(onError)
-  app.notFound(notFound(app))
+  app.notFound(
+    chain.notFound(
+      serveStatic
+        ? (c) =>
+            serveStatic(c, async () => {
+              c.res = await unmatched(c)
+            }).then((res) => res ?? c.res)
+        : unmatched,
+    ),
+  )
   return app
 }
 

@@ -24,5 +24,7 @@ export interface AppEnv {
     sentBody: string | null
     /** The route template, worked out once per request (`src/observability/route.ts`). */
     route: string
+    /** The request has entered the endpoint pipeline (`src/middleware/pipeline`). */
+    pipelined: boolean
   }
 }

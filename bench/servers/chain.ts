@@ -14,7 +14,7 @@ import { authStage } from '../../src/middleware/auth/index.ts'
 import { bodyLimitStage } from '../../src/middleware/body-limit/index.ts'
 import { corsStage } from '../../src/middleware/cors/index.ts'
 import { metrics } from '../../src/middleware/metrics/index.ts'
-import { onlyUnder, pipeline, type Stage } from '../../src/middleware/pipeline/index.ts'
+import { endpointPipeline, onlyUnder, type Stage } from '../../src/middleware/pipeline/index.ts'
 import { rateLimitStage } from '../../src/middleware/rate-limit/index.ts'
 import { notFound, recovery } from '../../src/middleware/recovery/index.ts'
 import { requestIdStage } from '../../src/middleware/request-id/index.ts'
@@ -49,11 +49,13 @@ const CHAIN: [name: string, make: () => Stage][] = [
 const wanted = new Set((process.env.BENCH_CHAIN ?? '').split(',').filter(Boolean))
 const app = new Hono<AppEnv>()
 const onError = recovery({ logger })
-const stages = CHAIN.filter(([name]) => wanted.has(name)).map(([, make]) => make())
-if (stages.length > 0) app.use(pipeline(stages, { onError }))
-app.get('/api/v1/me', (c) => json(c, { id: c.var.user?.id ?? 'anonymous' }))
+const chain = endpointPipeline(
+  CHAIN.filter(([name]) => wanted.has(name)).map(([, make]) => make()),
+  { onError },
+)
+chain.mount(app, '/', new Hono<AppEnv>().get('/api/v1/me', (c) => json(c, { id: c.var.user?.id ?? 'anonymous' })))
 app.onError(onError)
-app.notFound(notFound(app))
+app.notFound(chain.notFound(notFound(app)))
 serve({ fetch: app.fetch, hostname: '127.0.0.1', port: server.port })
 // Exit normally on SIGINT so `node --cpu-prof` writes its profile.
 process.on('SIGINT', () => process.exit(0))

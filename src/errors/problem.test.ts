@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { Hono } from 'hono'
 import { z } from 'zod'
+import type { AppEnv } from '../env.ts'
 import { AUTH, testApp } from '../../test/helpers/app.ts'
 import { json } from '../http/response.ts'
 import { validate } from '../middleware/validation/index.ts'
@@ -8,21 +10,22 @@ import { HttpProblem, problemBody, problems, toProblem } from './problem.ts'
 
 /** The whole app plus routes that fail in each remaining way. */
 async function appWithFailures() {
-  const built = await testApp({
-    env: { RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_BURST: '100', MAX_REQUEST_BODY_SIZE: '32', REQUEST_TIMEOUT: '20ms' },
-  })
-  const { app } = built
-  app.post('/api/v1/echo', validate('json', z.object({ text: z.string() })), (c) => json(c, c.req.valid('json')))
-  app.get('/api/v1/bug', () => {
+  const routes = new Hono<AppEnv>()
+  routes.post('/api/v1/echo', validate('json', z.object({ text: z.string() })), (c) => json(c, c.req.valid('json')))
+  routes.get('/api/v1/bug', () => {
     throw new TypeError('cannot read properties of undefined (secret)')
   })
-  app.get('/api/v1/maintenance', () => {
+  routes.get('/api/v1/maintenance', () => {
     throw problems.unavailable('The store is not reachable', 7)
   })
   let release: (() => void) | undefined
-  app.get('/api/v1/slow', async (c) => {
+  routes.get('/api/v1/slow', async (c) => {
     await new Promise<void>((resolve) => (release = resolve))
     return json(c, {})
+  })
+  const built = await testApp({
+    env: { RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_BURST: '100', MAX_REQUEST_BODY_SIZE: '32', REQUEST_TIMEOUT: '20ms' },
+    routes,
   })
   return { ...built, release: () => release?.() }
 }

@@ -1,5 +1,7 @@
 import pino, { type Logger } from 'pino'
+import type { Hono } from 'hono'
 import { createApp } from '../../src/app.ts'
+import type { AppEnv } from '../../src/env.ts'
 import { loadConfig } from '../../src/config/index.ts'
 import { buildDeps, type AppDeps, type RuntimeDeps } from '../../src/deps.ts'
 
@@ -28,6 +30,8 @@ export interface TestAppOptions {
   /** Environment variables, as the entrypoint would pass them (e.g. `{ RATE_LIMIT_BURST: '2' }`). */
   env?: Record<string, string>
   deps?: Partial<Omit<RuntimeDeps, 'config'>>
+  /** Extra routes, run through the whole chain (`createApp`'s `routes`). */
+  routes?: Hono<AppEnv>
 }
 
 /** A fresh app with its own deps; keys for alice and bob; rate limiting off unless the env turns it on. */
@@ -42,6 +46,6 @@ export async function testApp(options: TestAppOptions = {}) {
   const { logger, lines } = memoryLogger()
   const deps: AppDeps = buildDeps({ config, logger, ...options.deps })
   deps.lifecycle.markReady()
-  const app = createApp(deps)
+  const app = createApp(deps, { routes: options.routes })
   return { app, deps, config, lines }
 }

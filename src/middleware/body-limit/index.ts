@@ -84,13 +84,25 @@ export function bodyLimitStage(options: BodyLimitOptions): Stage {
         duplex: 'half',
       } as RequestInit)
     },
-    // Only counted bodies pay for this: the 413 replaces whatever the handler made of the failed read.
+    // Only counted bodies pay for this: the 413 replaces whatever the handler made of the failed
+    // read, a response (say the validator's 400) or an error.
     around: (c, next) => {
       const state = counting.get(c)
       if (state === undefined) return next()
-      return next().then(() => {
-        if (state.exceeded) throw problems.tooLarge(maxBytes)
-      })
+      const tooLarge = () => problems.tooLarge(maxBytes)
+      const verdict = () => {
+        if (state.exceeded) throw tooLarge()
+      }
+      const failed = (error: unknown): never => {
+        throw state.exceeded ? tooLarge() : error
+      }
+      let outcome: ReturnType<typeof next>
+      try {
+        outcome = next()
+      } catch (error) {
+        return failed(error)
+      }
+      return outcome instanceof Promise ? outcome.then(verdict, failed) : verdict()
     },
   }
 }

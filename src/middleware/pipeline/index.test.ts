@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { Hono } from 'hono'
 import type { AppEnv } from '../../env.ts'
-import { asMiddleware, onlyUnder, pipeline, type Stage } from './index.ts'
+import { testApp } from '../../../test/helpers/app.ts'
+import { asMiddleware, endpointPipeline, onlyUnder, pipeline, type Stage } from './index.ts'
 
 /** A stage that records its hooks in `log`, optionally answering, throwing or waiting in `before`. */
 function recorder(name: string, log: string[], behaviour: { answer?: number; fail?: boolean; async?: boolean; around?: boolean } = {}): Stage {
@@ -112,5 +113,69 @@ describe('pipeline', () => {
     app.get('/ok', (c) => c.text('handler'))
     assert.equal(await (await app.request('/ok')).text(), 'handler')
     assert.deepEqual(log, ['solo:before', 'solo:after 200'])
+  })
+})
+
+describe('endpointPipeline', () => {
+  const onError = (error: Error, c: any) => c.text(`recovered: ${error.message}`, 500)
+
+  it('answers synchronously when every stage and the handler do', () => {
+    const log: string[] = []
+    const chain = endpointPipeline([recorder('a', log), recorder('b', log, { around: false })], { onError })
+    const app = new Hono<AppEnv>()
+    chain.mount(app, '/', new Hono<AppEnv>().get('/sync', (c) => c.text('now')))
+    const res = app.fetch(new Request('http://localhost/sync'))
+    assert.ok(res instanceof Response, 'a Response, not a promise')
+    assert.deepEqual(log, ['a:before', 'b:before', 'b:after 200', 'a:after 200'])
+  })
+
+  it('runs arounds and afters across an asynchronous handler, and recovers its errors', async () => {
+    const log: string[] = []
+    const chain = endpointPipeline([recorder('a', log, { around: true, async: true })], { onError })
+    const app = new Hono<AppEnv>()
+    chain.mount(
+      app,
+      '/api',
+      new Hono<AppEnv>()
+        .get('/later', async (c) => c.text('later'))
+        .get('/fails', async () => {
+          throw new Error('handler boom')
+        }),
+    )
+    assert.equal(await (await app.request('/api/later')).text(), 'later')
+    assert.deepEqual(log, ['a:before', 'a:around-in', 'a:around-out', 'a:after 200'])
+    log.length = 0
+    const failed = await app.request('/api/fails')
+    assert.equal(failed.status, 500)
+    assert.equal(await failed.text(), 'recovered: handler boom')
+    assert.deepEqual(log, ['a:before', 'a:around-in', 'a:after 500'])
+  })
+
+  it('wraps only the first handler of an endpoint, and runs the stages once per request', async () => {
+    const log: string[] = []
+    const chain = endpointPipeline([recorder('a', log)], { onError })
+    const app = new Hono<AppEnv>()
+    const guard = async (c: any, next: () => Promise<void>) => {
+      log.push('guard')
+      await next()
+    }
+    chain.mount(app, '/', new Hono<AppEnv>().get('/guarded', guard, (c) => c.text('inner')))
+    app.notFound(chain.notFound((c) => c.text('none', 404)))
+    assert.equal(await (await app.request('/guarded')).text(), 'inner')
+    assert.deepEqual(log, ['a:before', 'guard', 'a:after 200'])
+    log.length = 0
+    assert.equal((await app.request('/elsewhere')).status, 404)
+    assert.deepEqual(log, ['a:before', 'a:after 404'])
+  })
+
+  it('every endpoint of the app runs the chain', async () => {
+    const { app } = await testApp()
+    let previous: { method: string; path: string } | undefined
+    for (const route of app.routes) {
+      const first = previous === undefined || previous.method !== route.method || previous.path !== route.path
+      if (first) assert.equal(route.handler.name, 'pipelineEndpoint', `${route.method} ${route.path} skips the chain`)
+      previous = route
+    }
+    assert.ok(app.routes.length > 10)
   })
 })

@@ -12,14 +12,14 @@ import { notFound, recovery } from './index.ts'
 
 const SECRET = 'database password is hunter2'
 
-/** The whole app plus two failing routes (added after createApp, so the full chain runs first). */
+/** The whole app plus two failing routes (mounted through the full chain). */
 async function failingApp() {
-  const built = await testApp()
-  built.app.get('/boom', () => {
+  const routes = new Hono<AppEnv>()
+  routes.get('/boom', () => {
     throw new Error(SECRET)
   })
-  built.app.get('/reject', () => Promise.reject(new Error(SECRET)))
-  return built
+  routes.get('/reject', () => Promise.reject(new Error(SECRET)))
+  return testApp({ routes })
 }
 
 /** Log lines that carry the handler's error (the error log, not the access log line). */

@@ -53,10 +53,10 @@ describe('requestId', () => {
   })
 
   it('is echoed on success and on every error response of the whole app (401, 404, 405, 413, 429, 500)', async () => {
-    const { app } = await testApp({ env: { RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_BURST: '3', MAX_REQUEST_BODY_SIZE: '16' } })
-    app.get('/api/v1/boom', () => {
+    const routes = new Hono<AppEnv>().get('/api/v1/boom', () => {
       throw new Error('boom')
     })
+    const { app } = await testApp({ env: { RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_BURST: '3', MAX_REQUEST_BODY_SIZE: '16' }, routes })
     const cases: [number, string, RequestInit][] = [
       [200, '/api/v1/me', { headers: AUTH.alice }],
       [401, '/api/v1/me', {}],

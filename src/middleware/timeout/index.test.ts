@@ -95,13 +95,13 @@ describe('timeout', () => {
   })
 
   it('applies REQUEST_TIMEOUT to /api routes of the whole app', async () => {
-    const { app } = await testApp({ env: { REQUEST_TIMEOUT: '20ms' } })
     let release!: () => void
     const held = new Promise<void>((resolve) => (release = resolve))
-    app.get('/api/v1/held', async (c) => {
+    const routes = new Hono<AppEnv>().get('/api/v1/held', async (c) => {
       await held
       return json(c, { late: true })
     })
+    const { app } = await testApp({ env: { REQUEST_TIMEOUT: '20ms' }, routes })
     const res = await app.request('/api/v1/held', { headers: AUTH.alice })
     release()
     assert.equal(res.status, 504)

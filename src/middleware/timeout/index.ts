@@ -60,11 +60,14 @@ export function timeoutStage(options: TimeoutOptions): Stage {
     name: 'timeout',
     around: (c, next) => {
       if (exempt !== undefined && exempt(c.req.path)) return next()
+      const outcome = next()
+      // A handler that answered synchronously cannot have run over.
+      if (!(outcome instanceof Promise)) return outcome
       return new Promise<void>((resolve, reject) => {
         const entry: Pending = { deadline: Date.now() + ms, expire: () => reject(problems.gatewayTimeout()) }
         pending.add(entry)
         if (sweeping === undefined) schedule()
-        next().then(
+        outcome.then(
           () => {
             pending.delete(entry)
             resolve()
