@@ -144,9 +144,9 @@ async function buildServer(variant: Variant): Promise<Server> {
   const { buildDeps } = await import('../src/deps.ts')
   const deps = buildDeps({ config, logger, stores })
   deps.lifecycle.markReady()
-  const app = createApp(deps)
-  // Under /api/* so body limit, timeout and auth apply; its own prefix so it never collides with routes createApp may mount.
-  app.route('/api/bench', chat.routes)
+  // Under /api/* so body limit, timeout and auth apply; its own prefix so it never collides with
+  // the app's own routes; through `routes` so the whole chain runs.
+  const app = createApp(deps, { routes: new Hono<AppEnv>().route('/api/bench', chat.routes) })
   return createAdaptorServer({ fetch: app.fetch }) as Server
 }
 
