@@ -8,19 +8,25 @@ import type { Message } from '../../storage/ports.ts'
 import { StreamProgress } from '../../observability/response-end.ts'
 import { AUTH, testApp } from '../../../test/helpers/app.ts'
 
+/** A stream whose first write stays pending until `release()`: a client that is slow to read. */
+function blockingStream() {
+  const writes: string[] = []
+  let release!: () => void
+  const blocked = new Promise<void>((resolve) => (release = resolve))
+  const fake = {
+    aborted: false,
+    async write(chunk: Uint8Array) {
+      writes.push(new TextDecoder().decode(chunk))
+      if (writes.length === 1) await blocked
+      return this
+    },
+  } as unknown as SSEStreamingApi
+  return { writes, release, fake }
+}
+
 describe('FrameWriter', () => {
   it('joins frames of one burst, and frames pushed while a write is pending, into one write each', async () => {
-    const writes: string[] = []
-    let release!: () => void
-    const blocked = new Promise<void>((resolve) => (release = resolve))
-    const fake = {
-      aborted: false,
-      async write(chunk: Uint8Array) {
-        writes.push(new TextDecoder().decode(chunk))
-        if (writes.length === 1) await blocked
-        return this
-      },
-    } as unknown as SSEStreamingApi
+    const { writes, release, fake } = blockingStream()
     const writer = new FrameWriter(fake)
     writer.push('a')
     writer.push('b')
@@ -61,17 +67,7 @@ describe('FrameWriter', () => {
   })
 
   it('merges text deltas queued while a write is pending into one frame: joined text, last id', async () => {
-    const writes: string[] = []
-    let release!: () => void
-    const blocked = new Promise<void>((resolve) => (release = resolve))
-    const fake = {
-      aborted: false,
-      async write(chunk: Uint8Array) {
-        writes.push(new TextDecoder().decode(chunk))
-        if (writes.length === 1) await blocked
-        return this
-      },
-    } as unknown as SSEStreamingApi
+    const { writes, release, fake } = blockingStream()
     const writer = new FrameWriter(fake)
     writer.pushEvent({ seq: 1, type: 'message', delta: 'a' })
     while (writes.length === 0) await new Promise((resolve) => setTimeout(resolve, 1))
