@@ -85,10 +85,12 @@ export function tracingStage(options: TracingOptions): Stage {
     },
     // The span is active while the rest of the chain runs, so outgoing calls propagate it.
     around: (c, next) => {
+      if (!recording) return next()
       const active = spans.get(c)
       return active === undefined ? next() : context.with(trace.setSpan(active.parent, active.span), next)
     },
     after: (c) => {
+      if (!recording) return
       const active = spans.get(c)
       if (active === undefined) return
       const { span } = active
