@@ -1,9 +1,5 @@
-import { STATUS_CODES, type IncomingMessage } from 'node:http'
+import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
-import type { WebSocketServer } from 'ws'
-
-type Fetch = (request: Request, env: Record<PropertyKey, unknown>) => Response | Promise<Response>
-type UpgradeEmitter = { on(event: 'upgrade', listener: (request: IncomingMessage, socket: Duplex) => void): unknown }
 
 /** Headers that describe the connection or the handshake, not the app's answer; the writer sends its own. */
 const CONNECTION_HEADERS = new Set([

@@ -2,8 +2,8 @@ import type { Context, MiddlewareHandler } from 'hono'
 import pino, { type Logger } from 'pino'
 import type { AppEnv } from '../../env.ts'
 import { markStart, onResponseEnd, startedAt, type ResponseEnd } from '../../observability/response-end.ts'
-import { asMiddleware, type Stage } from '../pipeline/index.ts'
 import { routeTemplate } from '../../observability/route.ts'
+import { asMiddleware, type Stage } from '../pipeline/index.ts'
 import { clientAddress, parseRanges } from '../rate-limit/client-address.ts'
 
 export interface AccessLogOptions {

@@ -4,8 +4,8 @@ import { Counter, Histogram, type Registry } from 'prom-client'
 import type { AppEnv } from '../../env.ts'
 import { send } from '../../http/response.ts'
 import { markStart, onResponseEnd, startedAt } from '../../observability/response-end.ts'
-import { asMiddleware, type Stage } from '../pipeline/index.ts'
 import { routeTemplate } from '../../observability/route.ts'
+import { asMiddleware, type Stage } from '../pipeline/index.ts'
 
 export interface MetricsOptions {
   /** The injected registry every metric is registered on and `/metrics` prints. */
