@@ -1,6 +1,6 @@
 import { serve, type ServerType } from '@hono/node-server'
 import { readFileSync } from 'node:fs'
-import { createServer as createHttpServer, type ServerOptions as HttpServerOptions } from 'node:http'
+import { createServer as createHttpServer, type ServerOptions as HttpServerOptions, type ServerResponse } from 'node:http'
 import { createSecureServer, createServer as createH2cServer, type Http2Session } from 'node:http2'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
@@ -118,20 +118,22 @@ export function startPlainServer(fetch: Fetch, host: string, port: number): Prom
 }
 
 /**
- * Counts in-flight requests per connection. Node's own `closeIdleConnections` exists only on
- * `http.Server`; HTTP/1.1 fallback connections on an HTTP/2 server need this bookkeeping anyway.
+ * Tracks connections for the drain. Node's own `closeIdleConnections` exists only on `http.Server`;
+ * HTTP/1.1 fallback connections on an HTTP/2 server need this bookkeeping anyway. Nothing runs per
+ * request: at drain time a connection's in-flight response is `socket._httpMessage` (set by Node
+ * while a response is attached, the property http-terminator relies on too).
  */
 function trackConnections(server: ServerType, tls: boolean) {
   /** Every accepted TCP socket, destroyed at the deadline. */
   const raw = new Set<Socket>()
-  /** HTTP/1.x connections (the TLS socket when TLS is on) and their in-flight request count. */
-  const http1 = new Map<Socket, number>()
+  /** HTTP/1.x connections (the TLS socket when TLS is on). */
+  const http1 = new Set<Socket>()
   const sessions = new Set<Http2Session>()
   let draining = false
 
   const watch = (socket: Socket) => {
     if (http1.has(socket)) return
-    http1.set(socket, 0)
+    http1.add(socket)
     socket.once('close', () => http1.delete(socket))
   }
   server.on('connection', (socket: Socket) => {
@@ -149,23 +151,24 @@ function trackConnections(server: ServerType, tls: boolean) {
     session.once('close', () => sessions.delete(session))
     if (draining) session.close()
   })
-  server.on('request', (req: { socket: Socket; httpVersionMajor: number }, res: NodeJS.EventEmitter) => {
-    if (req.httpVersionMajor === 2) return
-    const socket = req.socket
-    watch(socket)
-    http1.set(socket, http1.get(socket)! + 1)
-    res.once('close', () => {
-      const left = (http1.get(socket) ?? 1) - 1
-      if (http1.has(socket)) http1.set(socket, left)
-      if (draining && left === 0) socket.end()
-    })
-  })
+
+  /** Ends an HTTP/1 connection now if it is idle, else once its in-flight response is done. */
+  const endWhenIdle = (socket: Socket) => {
+    const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
+    if (!inFlight || inFlight.writableFinished) {
+      socket.end()
+      return
+    }
+    // Not yet started: tell the client this connection closes after the response.
+    if (!inFlight.headersSent) inFlight.setHeader('connection', 'close')
+    inFlight.once('close', () => socket.end())
+  }
 
   async function drain(deadlineMs: number): Promise<boolean> {
     draining = true
     const closed = new Promise<void>((resolve) => server.close(() => resolve()))
     for (const session of sessions) session.close()
-    for (const [socket, count] of http1) if (count === 0) socket.end()
+    for (const socket of http1) endWhenIdle(socket)
     const drained = await settledWithin(closed, deadlineMs)
     if (!drained) {
       for (const session of sessions) session.destroy()
