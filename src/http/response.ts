@@ -20,7 +20,7 @@ export function send(
   extra?: Record<string, string>,
 ): Response {
   // `c.get()`, not `c.var`: the `var` getter copies every variable into a new object on each access.
-  const headers: Record<string, string> = { ...c.get('responseHeaders'), ...extra }
+  const headers: Record<string, string> = Object.assign({}, c.get('responseHeaders'), extra)
   if (contentType) headers['content-type'] = contentType
   const res = build(body, status, headers)
   c.set('sentResponse', res)

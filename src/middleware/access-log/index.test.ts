@@ -9,7 +9,7 @@ import { json, send } from '../../http/response.ts'
 import { notFound, recovery } from '../recovery/index.ts'
 import { requestId } from '../request-id/index.ts'
 import { responseHeaders } from '../response-headers/index.ts'
-import { accessLog, type AccessLogOptions } from './index.ts'
+import { accessLog, millis, type AccessLogOptions } from './index.ts'
 
 const SECRET = 'secret123-bearer-value-xyz'
 
@@ -181,5 +181,18 @@ describe('access log', () => {
     assert.equal(accessLines(lines).length, 0)
     await (await app.request('/api/v1/boom')).text()
     assert.equal(accessLines(lines).length, 1)
+  })
+})
+
+describe('access log duration_ms', () => {
+  it('prints what Math.round(ms * 1000) / 1000 prints, without formatting a double', () => {
+    const cases = [0, 0.0004, 0.0005, 0.001, 0.01, 0.1, 0.12, 0.123, 1, 1.5, 10.05, 999.999, 1234.5678, 86_400_000.25]
+    // A fixed pseudo-random sweep over six orders of magnitude.
+    let seed = 42
+    for (let i = 0; i < 5_000; i++) {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31
+      cases.push((seed / 2 ** 31) * 10 ** ((i % 7) - 3))
+    }
+    for (const ms of cases) assert.equal(millis(ms), String(Math.round(ms * 1000) / 1000), `for ${ms}`)
   })
 })

@@ -19,11 +19,29 @@ export interface AccessLogOptions {
 const { chindingsSym, endSym, streamSym, timeSym, needsMetadataGsym, mixinSym, formattersSym, hooksSym, messageKeySym } =
   pino.symbols
 
+const ERROR = { name: 'error', value: 50 } as const
+const WARN = { name: 'warn', value: 40 } as const
+const INFO = { name: 'info', value: 30 } as const
+
 /** Level by status: server faults are errors, client faults warnings, everything else info. */
-function levelFor(status: number): { name: 'error' | 'warn' | 'info'; value: number } {
-  if (status >= 500) return { name: 'error', value: 50 }
-  if (status >= 400) return { name: 'warn', value: 40 }
-  return { name: 'info', value: 30 }
+function levelFor(status: number): typeof ERROR | typeof WARN | typeof INFO {
+  return status >= 500 ? ERROR : status >= 400 ? WARN : INFO
+}
+
+/** Milliseconds rounded to microseconds, as JSON, without formatting a double (`12.3` → `12.3`, `0.0005` → `0.001`). */
+export function millis(ms: number): string {
+  const micros = Math.round(ms * 1000)
+  if (!(micros >= 0 && micros < Number.MAX_SAFE_INTEGER)) return String(Math.round(ms * 1000) / 1000)
+  const whole = Math.floor(micros / 1000)
+  let fraction = micros - whole * 1000
+  if (fraction === 0) return String(whole)
+  // Without trailing zeros, as `Math.round(x * 1000) / 1000` prints.
+  let width = 3
+  while (fraction % 10 === 0) {
+    fraction /= 10
+    width--
+  }
+  return `${whole}.${String(fraction).padStart(width, '0')}`
 }
 
 /**
@@ -106,33 +124,37 @@ export function accessLogStage(options: AccessLogOptions): Stage {
 
   const write = (c: Context<AppEnv>, started: number, status: number, end: ResponseEnd) => {
     const level = levelFor(status)
-    if (!logger.isLevelEnabled(level.name)) return
+    // `levelVal` is the logger's threshold as a number: cheaper than `isLevelEnabled(name)`.
+    if (level.value < logger.levelVal) return
     const route = routeTemplate(c, status)
     const peer = peerAddress(c)
     const ip = trusted.length > 0 ? clientAddress(peer, c.req.raw.headers.get('x-forwarded-for'), trusted) : (peer ?? null)
-    const fields = {
-      method: c.req.method,
-      route,
-      path: c.req.path,
-      status,
-      bytes: end.bytes,
-      duration_ms: Math.round((end.endedAt - started) * 1000) / 1000,
-      ip,
-      user_agent: c.req.raw.headers.get('user-agent'),
-      request_id: c.get('requestId') ?? null,
-      trace_id: c.get('traceId') ?? null,
-    }
+    const userAgent = c.req.raw.headers.get('user-agent')
+    const requestId = c.get('requestId') ?? null
+    const traceId = c.get('traceId') ?? null
     if (!direct) {
+      const fields = {
+        method: c.req.method,
+        route,
+        path: c.req.path,
+        status,
+        bytes: end.bytes,
+        duration_ms: Math.round((end.endedAt - started) * 1000) / 1000,
+        ip,
+        user_agent: userAgent,
+        request_id: requestId,
+        trace_id: traceId,
+      }
       logger[level.name](end.aborted ? { ...fields, aborted: true } : fields, message)
       return
     }
     const line =
       `{"level":${level.value}${internals[timeSym]()}${internals[chindingsSym]}` +
-      `,"method":${quoted(fields.method)},"route":${quoted(route)}` +
-      `,"path":${JSON.stringify(fields.path)},"status":${status},"bytes":${fields.bytes}` +
-      `,"duration_ms":${fields.duration_ms},"ip":${JSON.stringify(ip)}` +
-      `,"user_agent":${JSON.stringify(fields.user_agent)},"request_id":${JSON.stringify(fields.request_id)}` +
-      `,"trace_id":${JSON.stringify(fields.trace_id)}${end.aborted ? ',"aborted":true' : ''}${msgField}${internals[endSym]}`
+      `,"method":${quoted(c.req.method)},"route":${quoted(route)}` +
+      `,"path":${JSON.stringify(c.req.path)},"status":${status},"bytes":${end.bytes}` +
+      `,"duration_ms":${millis(end.endedAt - started)},"ip":${JSON.stringify(ip)}` +
+      `,"user_agent":${JSON.stringify(userAgent)},"request_id":${JSON.stringify(requestId)}` +
+      `,"trace_id":${JSON.stringify(traceId)}${end.aborted ? ',"aborted":true' : ''}${msgField}${internals[endSym]}`
     internals[streamSym].write(line)
   }
 

@@ -84,6 +84,8 @@ export function metrics(options: MetricsOptions): Metrics {
       const method = STANDARD_METHODS.has(c.req.method) ? c.req.method : 'OTHER'
       const route = routeTemplate(c, status)
       record(method, status, route, (performance.now() - started) / 1000)
+      // A response `send()` built has its whole body already: nothing streams.
+      if (c.get('sentResponse') === c.res) return
       onResponseEnd(c, (end) => {
         if (!end.streamed) return
         streamDuration.observe({ method, route, aborted: String(end.aborted) }, (end.endedAt - started) / 1000)

@@ -22,12 +22,10 @@ export function securityHeaders(options: SecurityHeadersOptions): MiddlewareHand
 
 export function securityHeadersStage(options: SecurityHeadersOptions): Stage {
   const headers = buildSecurityHeaders(options)
-  const names = Object.keys(headers)
   return {
     name: 'securityHeaders',
     before: (c) => {
-      const bag = c.get('responseHeaders')
-      for (let i = 0; i < names.length; i++) bag[names[i]] = headers[names[i]]
+      Object.assign(c.get('responseHeaders'), headers)
     },
   }
 }
