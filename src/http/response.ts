@@ -28,7 +28,7 @@ export function send(
   return res
 }
 
-type Build = (body: string | null, status: number, headers: Record<string, string>) => Response
+type Build = (body: string | ReadableStream<Uint8Array> | null, status: number, headers: Record<string, string>) => Response
 
 /**
  * The cheapest way to build a Response with a dozen headers differs per runtime (`bench/response.ts`):
@@ -62,10 +62,24 @@ export function empty(c: Context<AppEnv>, status: number, extra?: Record<string,
   return send(c, null, status, null, extra)
 }
 
-/** Copies the gathered headers onto `c.res` unless `send()` built it. Headers already set win. */
+/** Responses built with the header bag already in them, for `applyResponseHeaders` to leave alone. */
+const bagged = new WeakSet<Response>()
+
+/**
+ * A streaming response (SSE, chunked) carrying the middleware headers and `headers` (which win), built
+ * the cheap way for the runtime: on Node with plain headers, so @hono/node-server neither builds nor
+ * iterates a `Headers` object for it.
+ */
+export function streamingResponse(c: Context<AppEnv>, body: ReadableStream<Uint8Array> | null, status: number, headers: Record<string, string>): Response {
+  const res = build(body, status, Object.assign({}, c.get('responseHeaders'), headers))
+  bagged.add(res)
+  return res
+}
+
+/** Copies the gathered headers onto `c.res` unless `send()` or `streamingResponse()` built it. Headers already set win. */
 export function applyResponseHeaders(c: Context<AppEnv>, headers: Record<string, string>): void {
   const res = c.res
-  if (c.get('sentResponse') === res || res.status === 101) return
+  if (c.get('sentResponse') === res || res.status === 101 || bagged.has(res)) return
   try {
     const target = res.headers
     for (const name in headers) if (!target.has(name)) target.set(name, headers[name])

@@ -9,7 +9,7 @@ import { json, send } from '../../http/response.ts'
 import { notFound, recovery } from '../recovery/index.ts'
 import { requestId } from '../request-id/index.ts'
 import { responseHeaders } from '../response-headers/index.ts'
-import { accessLog, millis, type AccessLogOptions } from './index.ts'
+import { accessLog, jsonString, millis, type AccessLogOptions } from './index.ts'
 
 const SECRET = 'secret123-bearer-value-xyz'
 
@@ -194,5 +194,17 @@ describe('access log duration_ms', () => {
       cases.push((seed / 2 ** 31) * 10 ** ((i % 7) - 3))
     }
     for (const ms of cases) assert.equal(millis(ms), String(Math.round(ms * 1000) / 1000), `for ${ms}`)
+  })
+})
+
+describe('access log JSON strings', () => {
+  it('quote exactly as JSON.stringify does, escaping only what needs it', () => {
+    const samples = ['', 'abc', '/api/v1/me', 'curl/8.5.0', 'a"b', 'back\\slash', 'tab\there', 'new\nline', '\u0000', 'é', '😀', '\u2028', '\u007f', "it's", '<script>']
+    for (const value of samples) {
+      assert.equal(jsonString(value), JSON.stringify(value), `for ${JSON.stringify(value)}`)
+      assert.equal(JSON.parse(jsonString(value)), value)
+    }
+    assert.equal(jsonString(null), 'null')
+    assert.equal(jsonString(undefined), 'null')
   })
 })

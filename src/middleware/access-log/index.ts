@@ -41,7 +41,21 @@ export function millis(ms: number): string {
     fraction /= 10
     width--
   }
-  return `${whole}.${String(fraction).padStart(width, '0')}`
+  const digits = String(fraction)
+  // `padStart` is slow on JavaScriptCore; at most two zeros are missing.
+  return `${whole}.${digits.length === width ? digits : digits.length + 1 === width ? `0${digits}` : `00${digits}`}`
+}
+
+/** Printable ASCII without `"` and `\`: such a string is its own JSON body. */
+const JSON_SAFE = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
+
+/**
+ * A string or null as JSON. Request ids, addresses and most paths and user agents need no escaping,
+ * and quoting them directly skips `JSON.stringify` (cheap on V8, about 0.2 µs a call on Bun).
+ */
+export function jsonString(value: string | null | undefined): string {
+  if (value == null) return 'null'
+  return JSON_SAFE.test(value) ? `"${value}"` : JSON.stringify(value)
 }
 
 /**
@@ -151,10 +165,10 @@ export function accessLogStage(options: AccessLogOptions): Stage {
     const line =
       `{"level":${level.value}${internals[timeSym]()}${internals[chindingsSym]}` +
       `,"method":${quoted(c.req.method)},"route":${quoted(route)}` +
-      `,"path":${JSON.stringify(c.req.path)},"status":${status},"bytes":${end.bytes}` +
-      `,"duration_ms":${millis(end.endedAt - started)},"ip":${JSON.stringify(ip)}` +
-      `,"user_agent":${JSON.stringify(userAgent)},"request_id":${JSON.stringify(requestId)}` +
-      `,"trace_id":${JSON.stringify(traceId)}${end.aborted ? ',"aborted":true' : ''}${msgField}${internals[endSym]}`
+      `,"path":${jsonString(c.req.path)},"status":${status},"bytes":${end.bytes}` +
+      `,"duration_ms":${millis(end.endedAt - started)},"ip":${jsonString(ip)}` +
+      `,"user_agent":${jsonString(userAgent)},"request_id":${jsonString(requestId)}` +
+      `,"trace_id":${jsonString(traceId)}${end.aborted ? ',"aborted":true' : ''}${msgField}${internals[endSym]}`
     internals[streamSym].write(line)
   }
 
