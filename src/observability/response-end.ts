@@ -100,6 +100,16 @@ function isStreaming(res: Response): boolean {
 }
 
 /**
+ * The body size of a response `send()` built from a string (or no) body, known without touching
+ * `res.body`; -1 for any other response. Such a body is delivered as soon as it exists.
+ */
+export function sentBytes(c: Context): number {
+  if (c.get('sentResponse') !== c.res) return -1
+  const body = c.get('sentBody') as string | null
+  return body === null || c.req.method === 'HEAD' ? 0 : utf8Length(body)
+}
+
+/**
  * Calls `listener` once the response body of `c` has been delivered: at once for bodies whose size is
  * known, at the end of the stream (or its cancellation) otherwise. Call it after `next()`. Streams the
  * app reports itself (`reportStreamBody`) are followed as they are; other bodies of unknown size by
@@ -107,10 +117,8 @@ function isStreaming(res: Response): boolean {
  */
 export function onResponseEnd(c: Context, listener: Listener): void {
   const res = c.res
-  // Built by `send()` from a string (or no) body: the size is known without touching `res.body`.
-  if (c.get('sentResponse') === res) {
-    const body = c.get('sentBody') as string | null
-    const bytes = body === null || c.req.method === 'HEAD' ? 0 : utf8Length(body)
+  const bytes = sentBytes(c)
+  if (bytes >= 0) {
     listener({ bytes, endedAt: performance.now(), streamed: false, aborted: false })
     return
   }

@@ -1,4 +1,4 @@
-import { getConnInfo } from '@hono/node-server/conninfo'
+import type { HttpBindings } from '@hono/node-server'
 import { serveStatic } from '@hono/node-server/serve-static'
 import { metricsOnlyApp, startPlainServer, startServer, type StartedServer } from './node-server.ts'
 import { createNodeWebSocket } from './node-websocket.ts'
@@ -8,7 +8,8 @@ import { gracefulShutdown, installProcessHandlers } from './shutdown.ts'
 let websocket: ReturnType<typeof createNodeWebSocket> | undefined
 const { settings, logger, deps, app, onClose, markDraining } = await prepareProcess({
   runtime: 'node',
-  peerAddress: (c) => getConnInfo(c).remote.address,
+  // The socket's address alone: `getConnInfo` also reads the port and family and builds two objects, per request.
+  peerAddress: (c) => (c.env as HttpBindings | undefined)?.incoming?.socket?.remoteAddress,
   serveStatic: (root) => serveStatic({ root }),
   // Our upgrade helper on a `ws` server we own (its options, e.g. maxPayload); see node-websocket.ts.
   upgradeWebSocket: (config) => {

@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono'
 import pino, { type Logger } from 'pino'
 import type { AppEnv } from '../../env.ts'
-import { markStart, onResponseEnd, startedAt, type ResponseEnd } from '../../observability/response-end.ts'
+import { markStart, onResponseEnd, sentBytes, startedAt, type ResponseEnd } from '../../observability/response-end.ts'
 import { routeTemplate } from '../../observability/route.ts'
 import { asMiddleware, type Stage } from '../pipeline/index.ts'
 import { clientAddress, parseRanges } from '../rate-limit/client-address.ts'
@@ -136,7 +136,7 @@ export function accessLogStage(options: AccessLogOptions): Stage {
   }
   const internals = logger as unknown as Record<symbol, any>
 
-  const write = (c: Context<AppEnv>, started: number, status: number, end: ResponseEnd) => {
+  const write = (c: Context<AppEnv>, started: number, status: number, end: Omit<ResponseEnd, 'streamed'>) => {
     const level = levelFor(status)
     // `levelVal` is the logger's threshold as a number: cheaper than `isLevelEnabled(name)`.
     if (level.value < logger.levelVal) return
@@ -181,7 +181,10 @@ export function accessLogStage(options: AccessLogOptions): Stage {
     after: (c) => {
       const started = startedAt(c)
       const status = c.res.status
-      onResponseEnd(c, (end) => write(c, started, status, end))
+      // Most responses are built by `send()`: their body is already whole, so no listener is needed.
+      const bytes = sentBytes(c)
+      if (bytes >= 0) write(c, started, status, { bytes, endedAt: performance.now(), aborted: false })
+      else onResponseEnd(c, (end) => write(c, started, status, end))
     },
   }
 }

@@ -35,6 +35,8 @@ export interface Metrics {
  * stream ends or the client leaves.
  */
 const STANDARD_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
+/** Each standard method's place in a series key; `OTHER` is 7. */
+const METHOD_INDEX: Record<string, number> = { GET: 0, HEAD: 1, POST: 2, PUT: 3, PATCH: 4, DELETE: 5, OPTIONS: 6 }
 
 export function metrics(options: MetricsOptions): Metrics {
   const { registry } = options
@@ -53,14 +55,17 @@ export function metrics(options: MetricsOptions): Metrics {
   // prom-client's label children hash and validate on every call (see series.ts).
   const requestsTotal = registry.getSingleMetric('http_requests_total') as Counter
   const requestDuration = registry.getSingleMetric('http_request_duration_seconds') as Histogram
-  const children = new Map<string, { requests: CounterSeries; duration: HistogramSeries }>()
+  // By route, then by status and method as one number: no key string to build and hash per request.
+  const children = new Map<string, Map<number, { requests: CounterSeries; duration: HistogramSeries }>>()
   const record = (method: string, status: number, route: string, seconds: number) => {
-    const key = `${method} ${status} ${route}`
-    let child = children.get(key)
+    let byRoute = children.get(route)
+    if (byRoute === undefined) children.set(route, (byRoute = new Map()))
+    const key = status * 8 + (METHOD_INDEX[method] ?? 7)
+    let child = byRoute.get(key)
     if (child === undefined) {
       const labels = { method, status: String(status), ok: String(status >= 200 && status < 300), route }
       child = { requests: bindCounter(requestsTotal, labels), duration: bindHistogram(requestDuration, labels) }
-      children.set(key, child)
+      byRoute.set(key, child)
     }
     child.requests.inc()
     child.duration.observe(seconds)
