@@ -97,8 +97,11 @@ export function startServer(fetch: Fetch, server: ServerConfig, extra: { websock
     started.once('error', onError)
     extra.websocket?.attach(started, fetch)
     tracker = trackConnections(started, tls)
-    // write_timeout: a connection with no bytes moving either way for this long is closed.
-    started.setTimeout(server.write_timeout)
+    // write_timeout: a response with no bytes moving either way for this long has its connection closed.
+    // On HTTP/1 a sweep checks the connections with a response in flight: a socket timeout would re-arm
+    // on every request and refresh on every read and write. HTTP/2 streams keep Node's own timeout.
+    if (h2) started.setTimeout(server.write_timeout)
+    else tracker.closeStalled(server.write_timeout)
   })
 }
 
@@ -164,6 +167,30 @@ function trackConnections(server: ServerType, tls: boolean) {
     inFlight.once('close', () => socket.end())
   }
 
+  /**
+   * Every `timeoutMs / 4` (at most each second), closes HTTP/1 connections whose in-flight response
+   * moved no byte either way for `timeoutMs`. Idle keep-alive connections are left to `keepAliveTimeout`.
+   */
+  function closeStalled(timeoutMs: number): void {
+    if (!(timeoutMs > 0)) return
+    const seen = new WeakMap<Socket, { bytes: number; since: number }>()
+    const sweep = setInterval(() => {
+      const now = Date.now()
+      for (const socket of http1) {
+        if (!(socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage) {
+          seen.delete(socket)
+          continue
+        }
+        const bytes = socket.bytesRead + socket.bytesWritten
+        const last = seen.get(socket)
+        if (last === undefined || last.bytes !== bytes) seen.set(socket, { bytes, since: now })
+        else if (now - last.since >= timeoutMs) socket.destroy()
+      }
+    }, Math.min(1000, Math.max(25, Math.floor(timeoutMs / 4))))
+    sweep.unref()
+    server.once('close', () => clearInterval(sweep))
+  }
+
   async function drain(deadlineMs: number): Promise<boolean> {
     draining = true
     const closed = new Promise<void>((resolve) => server.close(() => resolve()))
@@ -177,7 +204,7 @@ function trackConnections(server: ServerType, tls: boolean) {
     return drained
   }
 
-  return { drain }
+  return { drain, closeStalled }
 }
 
 /** The app for a dedicated metrics port: the registry at `path` (the main app's handler), 404 for everything else. */

@@ -339,6 +339,98 @@ describe('graceful drain (startServer + gracefulShutdown, real sockets)', () => 
   })
 })
 
+describe('write_timeout (startServer, real sockets)', () => {
+  const settings = async (overrides: Record<string, number>) => {
+    const { config } = await testApp()
+    return { ...config.server, host: '127.0.0.1', port: 0, ...overrides }
+  }
+  /** GET with the response's outcome: `ended` (body complete), `closed` (cut mid-body) or `still open` after 5 s, and when. */
+  const fetchOutcome = (port: number, path: string, agent?: http.Agent) =>
+    new Promise<{ outcome: 'ended' | 'closed' | 'still open'; afterHeadersMs: number; reused: boolean }>((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port, path, agent }, (res) => {
+        const headersAt = performance.now()
+        let settled = false
+        const settle = (outcome: 'ended' | 'closed' | 'still open') => {
+          if (settled) return
+          settled = true
+          clearTimeout(bound)
+          resolve({ outcome, afterHeadersMs: performance.now() - headersAt, reused: req.reusedSocket })
+        }
+        const bound = setTimeout(() => {
+          settle('still open')
+          req.destroy()
+        }, 5_000)
+        res.on('data', () => {})
+        res.on('end', () => settle('ended'))
+        res.on('close', () => settle(res.complete ? 'ended' : 'closed'))
+        res.on('error', () => settle('closed'))
+      })
+      req.on('error', reject)
+    })
+  /** A body that sends `chunks` chunks `everyMs` apart, or none at all when `chunks` is 0 (and never ends). */
+  const dribble = (chunks: number, everyMs: number) => {
+    let timer: ReturnType<typeof setInterval> | undefined
+    return new ReadableStream<Uint8Array>({
+      start(controller) {
+        if (chunks === 0) return
+        let sent = 0
+        timer = setInterval(() => {
+          controller.enqueue(new TextEncoder().encode('.'))
+          if (++sent === chunks) {
+            clearInterval(timer)
+            controller.close()
+          }
+        }, everyMs)
+      },
+      cancel: () => clearInterval(timer),
+    })
+  }
+  const serve = async (overrides: Record<string, number>) =>
+    startServer((req) => {
+      const path = new URL(req.url).pathname
+      if (path === '/stalled') return new Response(dribble(0, 0))
+      if (path === '/dribble') return new Response(dribble(12, 50))
+      return new Response('ok')
+    }, await settings(overrides))
+
+  it('closes a connection whose response moves no byte for write_timeout', async () => {
+    const started = await serve({ write_timeout: 200 })
+    try {
+      const { outcome, afterHeadersMs } = await fetchOutcome(started.port, '/stalled')
+      assert.equal(outcome, 'closed')
+      assert.ok(afterHeadersMs >= 150 && afterHeadersMs < 2_000, `closed ${afterHeadersMs} ms after the headers`)
+    } finally {
+      await started.drain(0)
+    }
+  })
+
+  it('keeps a slow response whose bytes keep moving, past write_timeout', async () => {
+    const started = await serve({ write_timeout: 200 })
+    try {
+      const { outcome, afterHeadersMs } = await fetchOutcome(started.port, '/dribble')
+      assert.equal(outcome, 'ended')
+      assert.ok(afterHeadersMs >= 400, `the body took ${afterHeadersMs} ms`)
+    } finally {
+      await started.drain(0)
+    }
+  })
+
+  it('leaves idle keep-alive connections to idle_timeout', async () => {
+    const started = await serve({ write_timeout: 100, idle_timeout: 10_000 })
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+    try {
+      assert.equal((await fetchOutcome(started.port, '/', agent)).outcome, 'ended')
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      const second = await fetchOutcome(started.port, '/', agent)
+      assert.equal(second.outcome, 'ended')
+      assert.equal(second.reused, true, 'the idle connection was still open')
+    } finally {
+      agent.destroy()
+      await started.drain(0)
+    }
+  })
+})
+
 describe('node entrypoint configuration errors', () => {
   it('PORT=abc exits 2 naming the key', async () => {
     const { code, stderr } = await runToExit({ env: { API_KEYS, PORT: 'abc' } })
