@@ -38,6 +38,8 @@ export function authStage(options: AuthOptions): Stage {
     name: 'auth',
     // A key seen before is answered from the cache without a promise.
     before: (c) => {
+      // Already verified by the rate limiter, which limits by principal.
+      if (c.get('user') !== undefined) return
       const authorization = c.req.raw.headers.get('authorization')
       const known = authenticator.cached(authorization)
       if (known !== undefined) return admit(c, known)

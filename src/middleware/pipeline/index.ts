@@ -4,6 +4,9 @@ import type { AppEnv } from '../../env.ts'
 /** What a handler produces: a Response, or nothing when it set `c.res` (a middleware-style handler). */
 type HandlerOutcome = Response | void | Promise<Response | void>
 
+/** The handler (or the rest of the chain) the stages run around; passed with its `next`, so no closure is made per request. */
+type Call = (c: Context<AppEnv>, next: Next) => HandlerOutcome
+
 /** What the rest of the chain gives an `around`: done, now or later; the response is then on `c.res`. */
 export type Outcome = void | Promise<void>
 
@@ -92,17 +95,17 @@ function runner(stages: Stage[], options: PipelineOptions) {
       : answered(c, response, entered)
   }
   /** Calls the handler and puts its response on `c.res` as soon as there is one. */
-  const respond = (c: Context<AppEnv>, call: () => HandlerOutcome): Outcome => {
-    const outcome = call()
+  const respond = (c: Context<AppEnv>, call: Call, next: Next): Outcome => {
+    const outcome = call(c, next)
     if (outcome instanceof Promise) return outcome.then((response) => keep(c, response))
     keep(c, outcome)
   }
-  const aroundFrom = (c: Context<AppEnv>, call: () => HandlerOutcome, index: number): Outcome =>
-    index === arounds.length ? respond(c, call) : arounds[index](c, () => aroundFrom(c, call, index + 1))
-  const invoke = (c: Context<AppEnv>, call: () => HandlerOutcome): Response | Promise<Response> => {
+  const aroundFrom = (c: Context<AppEnv>, call: Call, next: Next, index: number): Outcome =>
+    index === arounds.length ? respond(c, call, next) : arounds[index](c, () => aroundFrom(c, call, next, index + 1))
+  const invoke = (c: Context<AppEnv>, call: Call, next: Next): Response | Promise<Response> => {
     let outcome: Outcome
     try {
-      outcome = arounds.length === 0 ? respond(c, call) : aroundFrom(c, call, 0)
+      outcome = arounds.length === 0 ? respond(c, call, next) : aroundFrom(c, call, next, 0)
     } catch (error) {
       return fail(c, error, count)
     }
@@ -113,7 +116,7 @@ function runner(stages: Stage[], options: PipelineOptions) {
         )
       : finish(c, count)
   }
-  const runFrom = (c: Context<AppEnv>, call: () => HandlerOutcome, start: number): Response | Promise<Response> => {
+  const runFrom = (c: Context<AppEnv>, call: Call, next: Next, start: number): Response | Promise<Response> => {
     for (let i = start; i < count; i++) {
       const before = befores[i]
       if (before === undefined) continue
@@ -125,23 +128,26 @@ function runner(stages: Stage[], options: PipelineOptions) {
       }
       if (answer instanceof Promise) {
         return answer.then(
-          (resolved) => (resolved ? answered(c, resolved, i) : runFrom(c, call, i + 1)),
+          (resolved) => (resolved ? answered(c, resolved, i) : runFrom(c, call, next, i + 1)),
           (error: unknown) => fail(c, error, i),
         )
       }
       if (answer) return answered(c, answer, i)
     }
-    return invoke(c, call)
+    return invoke(c, call, next)
   }
-  return (c: Context<AppEnv>, call: () => HandlerOutcome) => runFrom(c, call, 0)
+  return (c: Context<AppEnv>, call: Call, next: Next) => runFrom(c, call, next, 0)
 }
+
+/** The rest of a middleware chain as a `Call`. */
+const callNext: Call = (_c, next) => next() as Promise<void>
 
 /** Runs `stages` as one Hono middleware: befores in order, arounds nested, afters in reverse. */
 export function pipeline(stages: Stage[], options: PipelineOptions = {}): MiddlewareHandler<AppEnv> {
   const run = runner(stages, options)
   return async function pipelineMiddleware(c, next) {
     // The rest of the chain puts its response on `c.res`; `next()` resolves to the context.
-    await run(c, next)
+    await run(c, callNext, next)
   }
 }
 
@@ -164,11 +170,11 @@ export function asMiddleware(stage: Stage): MiddlewareHandler<AppEnv> {
 export function endpointPipeline(stages: Stage[], options: PipelineOptions = {}) {
   const run = runner(stages, options)
   function wrap(handler: Handler<AppEnv> | MiddlewareHandler<AppEnv>): Handler<AppEnv> {
+    const call = handler as Call
     return function pipelineEndpoint(c, next) {
-      const call = () => handler(c, next) as HandlerOutcome
-      if (c.get('pipelined')) return call() as Response | Promise<Response>
+      if (c.get('pipelined')) return call(c, next) as Response | Promise<Response>
       c.set('pipelined', true)
-      return run(c, call)
+      return run(c, call, next)
     }
   }
   /**

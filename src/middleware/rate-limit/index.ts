@@ -42,6 +42,8 @@ export function rateLimitStage(options: RateLimitOptions): Stage {
   const limit = String(client.capacity)
 
   const limitClient = (c: Context<AppEnv>, principal: Principal | null): void | Promise<void> => {
+    // The key is verified here already: authentication, which runs later, takes the principal as is.
+    if (principal) c.set('user', principal)
     const key = principal
       ? `u:${principal.id}`
       : `ip:${clientAddress(peerAddress(c), c.req.raw.headers.get('x-forwarded-for'), trusted)}`
