@@ -16,6 +16,7 @@ import type { AppEnv } from '../src/env.ts'
 import { accessLog } from '../src/middleware/access-log/index.ts'
 import { metrics } from '../src/middleware/metrics/index.ts'
 import { tracing } from '../src/middleware/tracing/index.ts'
+import { requestState } from '../src/http/request-state.ts'
 
 const VARIANTS = ['bare', 'access-log', 'metrics', 'tracing', 'all-three', 'all-three-no-size-hint'] as const
 type Variant = (typeof VARIANTS)[number]
@@ -41,8 +42,9 @@ function build(variant: Variant) {
     const body = JSON.stringify({ data: [], next_cursor: null, id: c.req.param('id') })
     const res = new Response(body, { status: 200, headers: { ...c.get('responseHeaders'), 'content-type': 'application/json' } })
     if (withHint) {
-      c.set('sentResponse', res)
-      c.set('sentBody', body)
+      const state = requestState(c)
+      state.sentResponse = res
+      state.sentBody = body
     }
     return res
   })

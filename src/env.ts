@@ -17,14 +17,5 @@ export interface AppEnv {
     responseHeaders: Record<string, string>
     /** Trace id of the request's span (or of an inbound `traceparent`), set by the tracing middleware. */
     traceId: string
-    /** `performance.now()` when the observing middleware first saw the request (`markStart`). */
-    startedAt: number
-    /** The response `send()` built and its body, so observers know its size (`src/http/response.ts`). */
-    sentResponse: Response
-    sentBody: string | null
-    /** The route template, worked out once per request (`src/observability/route.ts`). */
-    route: string
-    /** The request has entered the endpoint pipeline (`src/middleware/pipeline`). */
-    pipelined: boolean
   }
 }

@@ -1,6 +1,7 @@
 import type { Context } from 'hono'
 import { getRuntimeKey } from 'hono/adapter'
 import type { AppEnv } from '../env.ts'
+import { requestState } from './request-state.ts'
 
 /**
  * Middleware add their response headers to `c.var.responseHeaders`, a plain object, instead of
@@ -8,7 +9,7 @@ import type { AppEnv } from '../env.ts'
  * `Headers` instance forces the slow one. `send()` builds such a Response; anything else (static
  * files, streams, Hono built-ins) gets the headers copied on by `applyResponseHeaders()`.
  *
- * `send()` also notes the response and its body on the context (`sentResponse`, `sentBody`), so the
+ * `send()` also notes the response and its body in the request state (`sentResponse`, `sentBody`), so the
  * observers learn its size without reading `res.body` (which leaves the fast path) and
  * `applyResponseHeaders` knows to leave it alone.
  */
@@ -23,8 +24,9 @@ export function send(
   const headers: Record<string, string> = Object.assign({}, c.get('responseHeaders'), extra)
   if (contentType) headers['content-type'] = contentType
   const res = build(body, status, headers)
-  c.set('sentResponse', res)
-  c.set('sentBody', body)
+  const state = requestState(c)
+  state.sentResponse = res
+  state.sentBody = body
   return res
 }
 
@@ -79,7 +81,7 @@ export function streamingResponse(c: Context<AppEnv>, body: ReadableStream<Uint8
 /** Copies the gathered headers onto `c.res` unless `send()` or `streamingResponse()` built it. Headers already set win. */
 export function applyResponseHeaders(c: Context<AppEnv>, headers: Record<string, string>): void {
   const res = c.res
-  if (c.get('sentResponse') === res || res.status === 101 || bagged.has(res)) return
+  if (requestState(c).sentResponse === res || res.status === 101 || bagged.has(res)) return
   try {
     const target = res.headers
     for (const name in headers) if (!target.has(name)) target.set(name, headers[name])

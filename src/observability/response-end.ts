@@ -1,4 +1,5 @@
 import type { Context } from 'hono'
+import { requestState } from '../http/request-state.ts'
 
 /** What is known about a response once its body has been delivered (or abandoned). */
 export interface ResponseEnd {
@@ -19,12 +20,13 @@ type Listener = (end: ResponseEnd) => void
  * ask), so durations share one starting point and one clock read.
  */
 export function markStart(c: Context): void {
-  if (c.get('startedAt') === undefined) c.set('startedAt', performance.now())
+  const state = requestState(c)
+  if (state.startedAt === undefined) state.startedAt = performance.now()
 }
 
 /** The `performance.now()` noted by `markStart`. */
 export function startedAt(c: Context): number {
-  return c.get('startedAt') as number
+  return requestState(c).startedAt as number
 }
 
 /** UTF-8 length without allocating (`TextEncoder` would copy the string). */
@@ -104,8 +106,9 @@ function isStreaming(res: Response): boolean {
  * `res.body`; -1 for any other response. Such a body is delivered as soon as it exists.
  */
 export function sentBytes(c: Context): number {
-  if (c.get('sentResponse') !== c.res) return -1
-  const body = c.get('sentBody') as string | null
+  const state = requestState(c)
+  if (state.sentResponse !== c.res) return -1
+  const body = state.sentBody
   return body === null || c.req.method === 'HEAD' ? 0 : utf8Length(body)
 }
 

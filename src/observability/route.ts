@@ -1,5 +1,6 @@
 import type { Context } from 'hono'
 import { matchedRoutes } from 'hono/route'
+import { requestState } from '../http/request-state.ts'
 
 /** The one label every request that matched no endpoint gets (404, 405, and anything refused before it). */
 export const UNMATCHED_ROUTE = 'unmatched'
@@ -17,12 +18,8 @@ export const UNMATCHED_ROUTE = 'unmatched'
  */
 export function routeTemplate(c: Context, status: number): string {
   // The access log, metrics and tracing each ask once the response exists; work it out once.
-  let route = c.get('route') as string | undefined
-  if (route === undefined) {
-    route = findTemplate(c, status)
-    c.set('route', route)
-  }
-  return route
+  const state = requestState(c)
+  return (state.route ??= findTemplate(c, status))
 }
 
 function findTemplate(c: Context, status: number): string {

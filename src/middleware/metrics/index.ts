@@ -2,6 +2,7 @@ import { prometheus } from '@hono/prometheus'
 import type { Context, MiddlewareHandler } from 'hono'
 import { Counter, Histogram, type Registry } from 'prom-client'
 import type { AppEnv } from '../../env.ts'
+import { requestState } from '../../http/request-state.ts'
 import { send } from '../../http/response.ts'
 import { markStart, onResponseEnd, startedAt } from '../../observability/response-end.ts'
 import { routeTemplate } from '../../observability/route.ts'
@@ -90,7 +91,7 @@ export function metrics(options: MetricsOptions): Metrics {
       const route = routeTemplate(c, status)
       record(method, status, route, (performance.now() - started) / 1000)
       // A response `send()` built has its whole body already: nothing streams.
-      if (c.get('sentResponse') === c.res) return
+      if (requestState(c).sentResponse === c.res) return
       onResponseEnd(c, (end) => {
         if (!end.streamed) return
         streamDuration.observe({ method, route, aborted: String(end.aborted) }, (end.endedAt - started) / 1000)

@@ -1,5 +1,6 @@
 import type { Context, ErrorHandler, Handler, Hono, MiddlewareHandler, Next, NotFoundHandler } from 'hono'
 import type { AppEnv } from '../../env.ts'
+import { requestState } from '../../http/request-state.ts'
 
 /** What a handler produces: a Response, or nothing when it set `c.res` (a middleware-style handler). */
 type HandlerOutcome = Response | void | Promise<Response | void>
@@ -172,8 +173,9 @@ export function endpointPipeline(stages: Stage[], options: PipelineOptions = {})
   function wrap(handler: Handler<AppEnv> | MiddlewareHandler<AppEnv>): Handler<AppEnv> {
     const call = handler as Call
     return function pipelineEndpoint(c, next) {
-      if (c.get('pipelined')) return call(c, next) as Response | Promise<Response>
-      c.set('pipelined', true)
+      const state = requestState(c)
+      if (state.pipelined) return call(c, next) as Response | Promise<Response>
+      state.pipelined = true
       return run(c, call, next)
     }
   }

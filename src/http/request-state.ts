@@ -1,0 +1,28 @@
+import type { Context } from 'hono'
+
+/**
+ * Bookkeeping the chain and `send()` share for one request. Kept in one object on the context rather
+ * than in `c.var`: Hono keeps variables in a Map, where each of these fields would cost a set and a few
+ * gets per request and grow the Map past its first size (the app's own variables fit in it).
+ * Internal to the app: handlers read `c.var`.
+ */
+export interface RequestState {
+  /** The request has entered the endpoint pipeline (`src/middleware/pipeline`). */
+  pipelined: boolean
+  /** `performance.now()` when the observing middleware first saw the request (`markStart`). */
+  startedAt: number | undefined
+  /** The route template, worked out once (`src/observability/route.ts`). */
+  route: string | undefined
+  /** The response `send()` built and its body, so observers know its size without reading it. */
+  sentResponse: Response | undefined
+  sentBody: string | null
+}
+
+const STATE = Symbol('requestState')
+
+/** The request's state, made on first use. */
+export function requestState(c: Context): RequestState {
+  const holder = c as Context & { [STATE]?: RequestState }
+  // Every field is present from the start, so every request's state has the same shape.
+  return (holder[STATE] ??= { pipelined: false, startedAt: undefined, route: undefined, sentResponse: undefined, sentBody: null })
+}
