@@ -30,7 +30,6 @@ function build(variant: Variant) {
   const logger = pino({ level: 'info' }, { write: (line: string) => void (sink += line.length) })
   const withHint = variant !== 'all-three-no-size-hint'
   app.use(async (c, next) => {
-    c.set('responseHeaders', {})
     c.set('requestId', 'req-0123456789')
     await next()
   })
@@ -40,7 +39,7 @@ function build(variant: Variant) {
   app.get('/api/v1/conversations/:id', (c) => {
     // What src/http/response.ts send() does, including the size hint it records.
     const body = JSON.stringify({ data: [], next_cursor: null, id: c.req.param('id') })
-    const res = new Response(body, { status: 200, headers: { ...c.get('responseHeaders'), 'content-type': 'application/json' } })
+    const res = new Response(body, { status: 200, headers: { ...requestState(c).headers, 'content-type': 'application/json' } })
     if (withHint) {
       const state = requestState(c)
       state.sentResponse = res

@@ -132,7 +132,6 @@ async function buildServer(variant: Variant): Promise<Server> {
     const bare = new Hono<AppEnv>()
     bare.use((c, next) => {
       c.set('user', { id: 'bench' })
-      c.set('responseHeaders', {})
       c.set('requestId', 'bench')
       return next()
     })

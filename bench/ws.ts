@@ -100,7 +100,6 @@ async function serveHono(bare: boolean): Promise<number> {
   const app = new Hono<AppEnv>()
   app.use(async (c, next) => {
     c.set('requestId', 'bench')
-    c.set('responseHeaders', {})
     await next()
   })
   const routedHub = bare ? ({ connect: () => ({}) } as unknown as typeof hub) : hub

@@ -13,8 +13,6 @@ export interface AppEnv {
     logger: Logger
     /** Set by authentication on every non-public route. */
     user: Principal
-    /** Response headers gathered by middleware as a plain object; see `src/http/response.ts`. */
-    responseHeaders: Record<string, string>
     /** Trace id of the request's span (or of an inbound `traceparent`), set by the tracing middleware. */
     traceId: string
   }

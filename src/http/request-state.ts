@@ -1,12 +1,17 @@
 import type { Context } from 'hono'
 
 /**
- * Bookkeeping the chain and `send()` share for one request. Kept in one object on the context rather
+ * Bookkeeping the chain and `send()` share for one request, the response header bag included. Kept in one object on the context rather
  * than in `c.var`: Hono keeps variables in a Map, where each of these fields would cost a set and a few
  * gets per request and grow the Map past its first size (the app's own variables fit in it).
  * Internal to the app: handlers read `c.var`.
  */
 export interface RequestState {
+  /**
+   * Response headers gathered by the middleware as a plain object (see `src/http/response.ts`):
+   * `send()` builds its Response from them, `applyResponseHeaders()` copies them onto any other.
+   */
+  headers: Record<string, string>
   /** The request has entered the endpoint pipeline (`src/middleware/pipeline`). */
   pipelined: boolean
   /** `performance.now()` when the observing middleware first saw the request (`markStart`). */
@@ -24,5 +29,5 @@ const STATE = Symbol('requestState')
 export function requestState(c: Context): RequestState {
   const holder = c as Context & { [STATE]?: RequestState }
   // Every field is present from the start, so every request's state has the same shape.
-  return (holder[STATE] ??= { pipelined: false, startedAt: undefined, route: undefined, sentResponse: undefined, sentBody: null })
+  return (holder[STATE] ??= { headers: {}, pipelined: false, startedAt: undefined, route: undefined, sentResponse: undefined, sentBody: null })
 }

@@ -4,8 +4,8 @@ import type { AppEnv } from '../env.ts'
 import { requestState } from './request-state.ts'
 
 /**
- * Middleware add their response headers to `c.var.responseHeaders`, a plain object, instead of
- * `c.header()`: a Response built with plain headers stays on @hono/node-server's fast path, while a
+ * Middleware add their response headers to the request's header bag (`requestState(c).headers`), a
+ * plain object, instead of `c.header()`: a Response built with plain headers stays on @hono/node-server's fast path, while a
  * `Headers` instance forces the slow one. `send()` builds such a Response; anything else (static
  * files, streams, Hono built-ins) gets the headers copied on by `applyResponseHeaders()`.
  *
@@ -20,11 +20,13 @@ export function send(
   contentType: string | null,
   extra?: Record<string, string>,
 ): Response {
-  // `c.get()`, not `c.var`: the `var` getter copies every variable into a new object on each access.
-  const headers: Record<string, string> = Object.assign({}, c.get('responseHeaders'), extra)
-  if (contentType) headers['content-type'] = contentType
-  const res = build(body, status, headers)
   const state = requestState(c)
+  // The bag itself becomes the headers when nothing is added, the common case: one object less per
+  // request. Only `send()` puts a content type in it, and `applyResponseHeaders` never copies that one.
+  const headers = extra === undefined ? state.headers : Object.assign({}, state.headers, extra)
+  if (contentType) headers['content-type'] = contentType
+  else if ('content-type' in headers) delete headers['content-type']
+  const res = build(body, status, headers)
   state.sentResponse = res
   state.sentBody = body
   return res
@@ -73,7 +75,10 @@ const bagged = new WeakSet<Response>()
  * iterates a `Headers` object for it.
  */
 export function streamingResponse(c: Context<AppEnv>, body: ReadableStream<Uint8Array> | null, status: number, headers: Record<string, string>): Response {
-  const res = build(body, status, Object.assign({}, c.get('responseHeaders'), headers))
+  const all = Object.assign({}, requestState(c).headers, headers)
+  // A content type in the bag is the one an earlier `send()` left there, not this body's.
+  if (headers['content-type'] === undefined && 'content-type' in all) delete all['content-type']
+  const res = build(body, status, all)
   bagged.add(res)
   return res
 }
@@ -84,7 +89,8 @@ export function applyResponseHeaders(c: Context<AppEnv>, headers: Record<string,
   if (requestState(c).sentResponse === res || res.status === 101 || bagged.has(res)) return
   try {
     const target = res.headers
-    for (const name in headers) if (!target.has(name)) target.set(name, headers[name])
+    // Not the content type: only `send()` puts one in the bag, for its own body.
+    for (const name in headers) if (name !== 'content-type' && !target.has(name)) target.set(name, headers[name])
   } catch {
     // Immutable headers (Deno's WebSocket upgrade, a fetched Response): leave them as they are.
   }

@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from 'hono'
 import type { AppEnv } from '../../env.ts'
+import { requestState } from '../../http/request-state.ts'
 import { empty } from '../../http/response.ts'
 import { asMiddleware, type Stage } from '../pipeline/index.ts'
 
@@ -25,7 +26,7 @@ function varyOnOrigin(bag: Record<string, string>): void {
 /**
  * CORS with an exact-match allowlist. Our own rather than Hono's `cors()`, which writes to `c.res`
  * before `next()` and so costs @hono/node-server its fast path; this one only fills
- * `c.var.responseHeaders`.
+ * `requestState(c).headers`.
  *
  * - An allowed origin is echoed in `Access-Control-Allow-Origin` (with `Vary: Origin`); with `*` in the
  *   list and credentials off every origin gets a literal `*`. An arbitrary origin is never echoed, and
@@ -69,7 +70,7 @@ export function corsStage(options: CorsOptions): Stage {
     before: (c) => {
       const headers = c.req.raw.headers
       const origin = headers.get('origin')
-      const bag = c.get('responseHeaders')
+      const bag = requestState(c).headers
       if (dependsOnOrigin) varyOnOrigin(bag)
       const value = allowOrigin(origin)
 

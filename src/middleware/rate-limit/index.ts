@@ -1,6 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono'
 import type { Clock } from '../../deps.ts'
 import type { AppEnv, Principal } from '../../env.ts'
+import { requestState } from '../../http/request-state.ts'
 import { problems } from '../../errors/problem.ts'
 import type { Authenticator } from '../auth/authenticator.ts'
 import type { BucketSpec, BucketStore, TakeResult } from './bucket-store.ts'
@@ -51,7 +52,7 @@ export function rateLimitStage(options: RateLimitOptions): Stage {
     return taken instanceof Promise ? taken.then((result) => admitClient(c, result)) : admitClient(c, taken)
   }
   const admitClient = (c: Context<AppEnv>, perClient: TakeResult): void | Promise<void> => {
-    const bag = c.get('responseHeaders')
+    const bag = requestState(c).headers
     bag['x-ratelimit-limit'] = limit
     bag['x-ratelimit-remaining'] = String(perClient.remaining)
     bag['x-ratelimit-reset'] = String(Math.ceil((clock.now() + perClient.resetMs) / 1000))

@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from 'hono'
 import type { AppEnv } from '../../env.ts'
+import { requestState } from '../../http/request-state.ts'
 import { asMiddleware, type Stage } from '../pipeline/index.ts'
 
 export interface RequestIdOptions {
@@ -27,7 +28,7 @@ export function requestIdStage(options: RequestIdOptions = {}): Stage {
       const inbound = c.req.raw.headers.get(headerName)
       const id = inbound !== null && ACCEPTABLE.test(inbound) ? inbound : generate()
       c.set('requestId', id)
-      c.get('responseHeaders')[responseName] = id
+      requestState(c).headers[responseName] = id
     },
   }
 }

@@ -4,13 +4,14 @@ import { Hono } from 'hono'
 import type { AppEnv } from '../../env.ts'
 import { json, send } from '../../http/response.ts'
 import { responseHeaders } from './index.ts'
+import { requestState } from '../../http/request-state.ts'
 
 function bagApp() {
   const app = new Hono<AppEnv>()
   app.use(responseHeaders())
   app.use(async function addHeaders(c, next) {
-    c.var.responseHeaders['x-from-bag'] = 'bag'
-    c.var.responseHeaders['x-conflict'] = 'bag'
+    requestState(c).headers['x-from-bag'] = 'bag'
+    requestState(c).headers['x-conflict'] = 'bag'
     await next()
   })
   app.get('/send', (c) => json(c, { ok: true }, 200, { 'x-conflict': 'handler' }))
@@ -48,7 +49,7 @@ describe('responseHeaders', () => {
     app.use(responseHeaders())
     let n = 0
     app.get('/', (c) => {
-      c.var.responseHeaders[`x-n${n++}`] = '1'
+      requestState(c).headers[`x-n${n++}`] = '1'
       return send(c, null, 204, null)
     })
     await app.request('/')

@@ -1,11 +1,12 @@
 import type { MiddlewareHandler } from 'hono'
 import type { AppEnv } from '../../env.ts'
+import { requestState } from '../../http/request-state.ts'
 import { applyResponseHeaders } from '../../http/response.ts'
 import { asMiddleware, type Stage } from '../pipeline/index.ts'
 
 /**
- * Outermost middleware: gives the request a plain-object header bag (`c.var.responseHeaders`) and,
- * once the response exists, copies the bag onto responses that were not built from it.
+ * Outermost middleware: copies the request's plain-object header bag (`requestState(c).headers`)
+ * onto responses that were not built from it, once the response exists.
  * Why a bag: see `src/http/response.ts`.
  */
 export function responseHeaders(): MiddlewareHandler<AppEnv> {
@@ -15,9 +16,6 @@ export function responseHeaders(): MiddlewareHandler<AppEnv> {
 export function responseHeadersStage(): Stage {
   return {
     name: 'responseHeaders',
-    before: (c) => {
-      c.set('responseHeaders', {})
-    },
-    after: (c) => applyResponseHeaders(c, c.get('responseHeaders')),
+    after: (c) => applyResponseHeaders(c, requestState(c).headers),
   }
 }

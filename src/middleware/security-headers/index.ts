@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from 'hono'
 import type { AppEnv } from '../../env.ts'
+import { requestState } from '../../http/request-state.ts'
 import { asMiddleware, type Stage } from '../pipeline/index.ts'
 
 export interface SecurityHeadersOptions {
@@ -25,7 +26,7 @@ export function securityHeadersStage(options: SecurityHeadersOptions): Stage {
   return {
     name: 'securityHeaders',
     before: (c) => {
-      Object.assign(c.get('responseHeaders'), headers)
+      Object.assign(requestState(c).headers, headers)
     },
   }
 }
