@@ -26,7 +26,10 @@ export function securityHeadersStage(options: SecurityHeadersOptions): Stage {
   return {
     name: 'securityHeaders',
     before: (c) => {
-      Object.assign(requestState(c).headers, headers)
+      const state = requestState(c)
+      // The fixed set copied whole, then what earlier stages gathered (the request id) on top: cloning
+      // a constant-shape object costs half of adding its eight properties to the bag one by one.
+      state.headers = Object.assign({ ...headers }, state.headers)
     },
   }
 }
