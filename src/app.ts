@@ -33,7 +33,6 @@ export function rateLimitOptions(deps: AppDeps): RateLimitOptions {
   const server = deps.config.server
   return {
     store: deps.rateLimitStore,
-    clock: deps.clock,
     client: { capacity: server.rate_limit.burst, refillPerSecond: server.rate_limit.requests_per_minute / 60 },
     global: { capacity: server.rate_limit.global_burst, refillPerSecond: server.rate_limit.global_requests_per_second },
     authenticator: deps.authenticator,

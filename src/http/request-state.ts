@@ -16,6 +16,8 @@ export interface RequestState {
   pipelined: boolean
   /** `performance.now()` when the observing middleware first saw the request (`markStart`). */
   startedAt: number | undefined
+  /** `performance.now()` when the first observer saw the finished response (`respondedAt`). */
+  respondedAt: number | undefined
   /** The route template, worked out once (`src/observability/route.ts`). */
   route: string | undefined
   /** The response `send()` built and its body, so observers know its size without reading it. */
@@ -29,5 +31,5 @@ const STATE = Symbol('requestState')
 export function requestState(c: Context): RequestState {
   const holder = c as Context & { [STATE]?: RequestState }
   // Every field is present from the start, so every request's state has the same shape.
-  return (holder[STATE] ??= { headers: {}, pipelined: false, startedAt: undefined, route: undefined, sentResponse: undefined, sentBody: null })
+  return (holder[STATE] ??= { headers: {}, pipelined: false, startedAt: undefined, respondedAt: undefined, route: undefined, sentResponse: undefined, sentBody: null })
 }

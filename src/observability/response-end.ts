@@ -24,6 +24,15 @@ export function markStart(c: Context): void {
   if (state.startedAt === undefined) state.startedAt = performance.now()
 }
 
+/**
+ * `performance.now()` once the response exists, read once for all observers (metrics, the access log)
+ * so they agree and the clock is read once. Call it after `next()`.
+ */
+export function respondedAt(c: Context): number {
+  const state = requestState(c)
+  return (state.respondedAt ??= performance.now())
+}
+
 /** The `performance.now()` noted by `markStart`. */
 export function startedAt(c: Context): number {
   return requestState(c).startedAt as number
@@ -122,7 +131,7 @@ export function onResponseEnd(c: Context, listener: Listener): void {
   const res = c.res
   const bytes = sentBytes(c)
   if (bytes >= 0) {
-    listener({ bytes, endedAt: performance.now(), streamed: false, aborted: false })
+    listener({ bytes, endedAt: respondedAt(c), streamed: false, aborted: false })
     return
   }
   const existing = watches.get(res)

@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono'
 import pino, { type Logger } from 'pino'
 import type { AppEnv } from '../../env.ts'
-import { markStart, onResponseEnd, sentBytes, startedAt, type ResponseEnd } from '../../observability/response-end.ts'
+import { markStart, onResponseEnd, respondedAt, sentBytes, startedAt, type ResponseEnd } from '../../observability/response-end.ts'
 import { routeTemplate } from '../../observability/route.ts'
 import { asMiddleware, type Stage } from '../pipeline/index.ts'
 import { clientAddress, parseRanges } from '../rate-limit/client-address.ts'
@@ -183,7 +183,7 @@ export function accessLogStage(options: AccessLogOptions): Stage {
       const status = c.res.status
       // Most responses are built by `send()`: their body is already whole, so no listener is needed.
       const bytes = sentBytes(c)
-      if (bytes >= 0) write(c, started, status, { bytes, endedAt: performance.now(), aborted: false })
+      if (bytes >= 0) write(c, started, status, { bytes, endedAt: respondedAt(c), aborted: false })
       else onResponseEnd(c, (end) => write(c, started, status, end))
     },
   }

@@ -4,7 +4,7 @@ import { Counter, Histogram, type Registry } from 'prom-client'
 import type { AppEnv } from '../../env.ts'
 import { requestState } from '../../http/request-state.ts'
 import { send } from '../../http/response.ts'
-import { markStart, onResponseEnd, startedAt } from '../../observability/response-end.ts'
+import { markStart, onResponseEnd, respondedAt, startedAt } from '../../observability/response-end.ts'
 import { routeTemplate } from '../../observability/route.ts'
 import { asMiddleware, type Stage } from '../pipeline/index.ts'
 import { bindCounter, bindHistogram, type CounterSeries, type HistogramSeries } from './series.ts'
@@ -89,7 +89,7 @@ export function metrics(options: MetricsOptions): Metrics {
       // Methods outside the standard set share one label, so a client cannot mint series.
       const method = STANDARD_METHODS.has(c.req.method) ? c.req.method : 'OTHER'
       const route = routeTemplate(c, status)
-      record(method, status, route, (performance.now() - started) / 1000)
+      record(method, status, route, (respondedAt(c) - started) / 1000)
       // A response `send()` built has its whole body already: nothing streams.
       if (requestState(c).sentResponse === c.res) return
       onResponseEnd(c, (end) => {

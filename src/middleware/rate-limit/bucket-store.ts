@@ -15,6 +15,8 @@ export interface TakeResult {
   resetMs: number
   /** Milliseconds until one token is available (0 when allowed). */
   retryAfterMs: number
+  /** The store's clock at this take (ms since the epoch), which `resetMs` counts from. */
+  at: number
 }
 
 /**
@@ -70,6 +72,7 @@ export class MemoryBucketStore implements BucketStore {
       remaining: Math.floor(bucket.tokens),
       resetMs: Math.ceil((spec.capacity - bucket.tokens) / perMs),
       retryAfterMs: allowed ? 0 : Math.ceil((1 - bucket.tokens) / perMs),
+      at: now,
     }
   }
 

@@ -1,5 +1,4 @@
 import type { Context, MiddlewareHandler } from 'hono'
-import type { Clock } from '../../deps.ts'
 import type { AppEnv, Principal } from '../../env.ts'
 import { requestState } from '../../http/request-state.ts'
 import { problems } from '../../errors/problem.ts'
@@ -13,7 +12,6 @@ export { clientAddress, parseRanges } from './client-address.ts'
 
 export interface RateLimitOptions {
   store: BucketStore
-  clock: Clock
   /** Per-client bucket: capacity = burst, refill = requests per minute / 60. */
   client: BucketSpec
   /** One bucket shared by every request, protecting the process as a whole. */
@@ -37,7 +35,7 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler<AppEnv> 
 }
 
 export function rateLimitStage(options: RateLimitOptions): Stage {
-  const { store, clock, client, global, authenticator, peerAddress } = options
+  const { store, client, global, authenticator, peerAddress } = options
   const trusted = parseRanges(options.trustedProxies ?? [])
   const exempt = new Set(options.exemptPaths ?? [])
   const limit = String(client.capacity)
@@ -55,7 +53,7 @@ export function rateLimitStage(options: RateLimitOptions): Stage {
     const bag = requestState(c).headers
     bag['x-ratelimit-limit'] = limit
     bag['x-ratelimit-remaining'] = String(perClient.remaining)
-    bag['x-ratelimit-reset'] = String(Math.ceil((clock.now() + perClient.resetMs) / 1000))
+    bag['x-ratelimit-reset'] = String(Math.ceil((perClient.at + perClient.resetMs) / 1000))
     if (!perClient.allowed) throw problems.tooManyRequests(Math.max(1, Math.ceil(perClient.retryAfterMs / 1000)))
     const takenGlobal = store.take('global', global)
     return takenGlobal instanceof Promise ? takenGlobal.then(admitGlobally) : admitGlobally(takenGlobal)

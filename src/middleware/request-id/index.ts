@@ -25,7 +25,7 @@ export function requestIdStage(options: RequestIdOptions = {}): Stage {
   return {
     name: 'requestId',
     before: (c) => {
-      const inbound = c.req.raw.headers.get(headerName)
+      const inbound = c.req.raw.headers.get(responseName)
       const id = inbound !== null && ACCEPTABLE.test(inbound) ? inbound : generate()
       c.set('requestId', id)
       requestState(c).headers[responseName] = id
