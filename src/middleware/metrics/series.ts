@@ -73,6 +73,8 @@ export function bindHistogram(histogram: Histogram, labels: LabelValues<string>)
   const metric = histogram as unknown as Stored
   const fallback = histogram.labels(labels)
   const bounds = metric.upperBounds
+  // The bucket keys as prom-client stores them, so an observation converts no number to a key.
+  const keys = Array.isArray(bounds) ? bounds.map(String) : []
   let key = ''
   let entry: { bucketValues: Record<number, number>; sum: number; count: number } | null = null
   const bind = () => {
@@ -98,7 +100,7 @@ export function bindHistogram(histogram: Histogram, labels: LabelValues<string>)
       target.count += 1
       for (let i = 0; i < bounds!.length; i++) {
         if (value <= bounds![i]) {
-          target.bucketValues[bounds![i]] += 1
+          ;(target.bucketValues as Record<string, number>)[keys[i]] += 1
           return
         }
       }

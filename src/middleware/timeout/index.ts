@@ -59,10 +59,10 @@ export function timeoutStage(options: TimeoutOptions): Stage {
   return {
     name: 'timeout',
     around: (c, next) => {
-      if (exempt !== undefined && exempt(c.req.path)) return next()
       const outcome = next()
       // A handler that answered synchronously cannot have run over.
       if (!(outcome instanceof Promise)) return outcome
+      if (exempt !== undefined && exempt(c.req.path)) return outcome
       return new Promise<void>((resolve, reject) => {
         const entry: Pending = { deadline: Date.now() + ms, expire: () => reject(problems.gatewayTimeout()) }
         pending.add(entry)
