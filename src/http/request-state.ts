@@ -1,10 +1,10 @@
 import type { Context } from 'hono'
 
 /**
- * Bookkeeping the chain and `send()` share for one request, the response header bag included. Kept in one object on the context rather
- * than in `c.var`: Hono keeps variables in a Map, where each of these fields would cost a set and a few
- * gets per request and grow the Map past its first size (the app's own variables fit in it).
- * Internal to the app: handlers read `c.var`.
+ * Bookkeeping the chain and `send()` share for one request, the response header bag included. Kept
+ * in one object on the context rather than in `c.var`: Hono keeps variables in a Map, where each of
+ * these fields would cost a set and a few gets per request and grow the Map past its first size (the
+ * app's own variables fit in it). Internal to the app: handlers read `c.var`.
  */
 export interface RequestState {
   /**
@@ -31,5 +31,13 @@ const STATE = Symbol('requestState')
 export function requestState(c: Context): RequestState {
   const holder = c as Context & { [STATE]?: RequestState }
   // Every field is present from the start, so every request's state has the same shape.
-  return (holder[STATE] ??= { headers: {}, pipelined: false, startedAt: undefined, respondedAt: undefined, route: undefined, sentResponse: undefined, sentBody: null })
+  return (holder[STATE] ??= {
+    headers: {},
+    pipelined: false,
+    startedAt: undefined,
+    respondedAt: undefined,
+    route: undefined,
+    sentResponse: undefined,
+    sentBody: null,
+  })
 }

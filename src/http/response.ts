@@ -5,8 +5,8 @@ import { requestState } from './request-state.ts'
 
 /**
  * Middleware add their response headers to the request's header bag (`requestState(c).headers`), a
- * plain object, instead of `c.header()`: a Response built with plain headers stays on @hono/node-server's fast path, while a
- * `Headers` instance forces the slow one. `send()` builds such a Response; anything else (static
+ * plain object, instead of `c.header()`: a Response built with plain headers stays on
+ * @hono/node-server's fast path, while a `Headers` instance forces the slow one. `send()` builds such a Response; anything else (static
  * files, streams, Hono built-ins) gets the headers copied on by `applyResponseHeaders()`.
  *
  * `send()` also notes the response and its body in the request state (`sentResponse`, `sentBody`), so the
@@ -74,7 +74,12 @@ const bagged = new WeakSet<Response>()
  * the cheap way for the runtime: on Node with plain headers, so @hono/node-server neither builds nor
  * iterates a `Headers` object for it.
  */
-export function streamingResponse(c: Context<AppEnv>, body: ReadableStream<Uint8Array> | null, status: number, headers: Record<string, string>): Response {
+export function streamingResponse(
+  c: Context<AppEnv>,
+  body: ReadableStream<Uint8Array> | null,
+  status: number,
+  headers: Record<string, string>,
+): Response {
   const all = Object.assign({}, requestState(c).headers, headers)
   // A content type in the bag is the one an earlier `send()` left there, not this body's.
   if (headers['content-type'] === undefined && 'content-type' in all) delete all['content-type']
@@ -83,7 +88,10 @@ export function streamingResponse(c: Context<AppEnv>, body: ReadableStream<Uint8
   return res
 }
 
-/** Copies the gathered headers onto `c.res` unless `send()` or `streamingResponse()` built it. Headers already set win. */
+/**
+ * Copies the gathered headers onto `c.res` unless `send()` or `streamingResponse()` built it.
+ * Headers already set win.
+ */
 export function applyResponseHeaders(c: Context<AppEnv>, headers: Record<string, string>): void {
   const res = c.res
   if (requestState(c).sentResponse === res || res.status === 101 || bagged.has(res)) return

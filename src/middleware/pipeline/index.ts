@@ -5,7 +5,7 @@ import { requestState } from '../../http/request-state.ts'
 /** What a handler produces: a Response, or nothing when it set `c.res` (a middleware-style handler). */
 type HandlerOutcome = Response | void | Promise<Response | void>
 
-/** The handler (or the rest of the chain) the stages run around; passed with its `next`, so no closure is made per request. */
+/** The handler (or the rest of the chain) the stages run around, passed with its `next`: no closure per request. */
 type Call = (c: Context<AppEnv>, next: Next) => HandlerOutcome
 
 /** What the rest of the chain gives an `around`: done, now or later; the response is then on `c.res`. */
