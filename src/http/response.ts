@@ -6,11 +6,12 @@ import { requestState } from './request-state.ts'
 /**
  * Middleware add their response headers to the request's header bag (`requestState(c).headers`), a
  * plain object, instead of `c.header()`: a Response built with plain headers stays on
- * @hono/node-server's fast path, while a `Headers` instance forces the slow one. `send()` builds such a Response; anything else (static
- * files, streams, Hono built-ins) gets the headers copied on by `applyResponseHeaders()`.
+ * @hono/node-server's fast path, while a `Headers` instance forces the slow one. `send()` builds
+ * such a Response; anything else (static files, streams, Hono built-ins) gets the headers copied on
+ * by `applyResponseHeaders()`.
  *
- * `send()` also notes the response and its body in the request state (`sentResponse`, `sentBody`), so the
- * observers learn its size without reading `res.body` (which leaves the fast path) and
+ * `send()` also notes the response and its body in the request state (`sentResponse`, `sentBody`),
+ * so the observers learn its size without reading `res.body` (which leaves the fast path) and
  * `applyResponseHeaders` knows to leave it alone.
  */
 export function send(
