@@ -27,6 +27,11 @@ export interface RequestState {
 
 const STATE = Symbol('requestState')
 
+/** Whether `c.res` is the response `send()` built: its headers came from the bag, its body is known. */
+export function isSent(c: Context): boolean {
+  return requestState(c).sentResponse === c.res
+}
+
 /** The request's state, made on first use. */
 export function requestState(c: Context): RequestState {
   const holder = c as Context & { [STATE]?: RequestState }

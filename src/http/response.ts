@@ -1,7 +1,7 @@
 import type { Context } from 'hono'
 import { getRuntimeKey } from 'hono/adapter'
 import type { AppEnv } from '../env.ts'
-import { requestState } from './request-state.ts'
+import { isSent, requestState } from './request-state.ts'
 
 /**
  * Middleware add their response headers to the request's header bag (`requestState(c).headers`), a
@@ -71,7 +71,7 @@ export function empty(c: Context<AppEnv>, status: number, extra?: Record<string,
 const bagged = new WeakSet<Response>()
 
 /**
- * A streaming response (SSE, chunked) carrying the middleware headers and `headers` (which win), built
+ * A streaming response (SSE, chunked) carrying the middleware headers and `extra` (which win), built
  * the cheap way for the runtime: on Node with plain headers, so @hono/node-server neither builds nor
  * iterates a `Headers` object for it.
  */
@@ -79,12 +79,12 @@ export function streamingResponse(
   c: Context<AppEnv>,
   body: ReadableStream<Uint8Array> | null,
   status: number,
-  headers: Record<string, string>,
+  contentType: string,
+  extra: Record<string, string>,
 ): Response {
-  const all = Object.assign({}, requestState(c).headers, headers)
-  // A content type in the bag is the one an earlier `send()` left there, not this body's.
-  if (headers['content-type'] === undefined && 'content-type' in all) delete all['content-type']
-  const res = build(body, status, all)
+  // Set last: a content type in the bag is one an earlier `send()` left there.
+  const headers = Object.assign({}, requestState(c).headers, extra, { 'content-type': contentType })
+  const res = build(body, status, headers)
   bagged.add(res)
   return res
 }
@@ -95,7 +95,7 @@ export function streamingResponse(
  */
 export function applyResponseHeaders(c: Context<AppEnv>, headers: Record<string, string>): void {
   const res = c.res
-  if (requestState(c).sentResponse === res || res.status === 101 || bagged.has(res)) return
+  if (isSent(c) || res.status === 101 || bagged.has(res)) return
   try {
     const target = res.headers
     // Not the content type: only `send()` puts one in the bag, for its own body.

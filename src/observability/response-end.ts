@@ -1,5 +1,5 @@
 import type { Context } from 'hono'
-import { requestState } from '../http/request-state.ts'
+import { isSent, requestState } from '../http/request-state.ts'
 
 /** What is known about a response once its body has been delivered (or abandoned). */
 export interface ResponseEnd {
@@ -115,9 +115,8 @@ function isStreaming(res: Response): boolean {
  * `res.body`; -1 for any other response. Such a body is delivered as soon as it exists.
  */
 export function sentBytes(c: Context): number {
-  const state = requestState(c)
-  if (state.sentResponse !== c.res) return -1
-  const body = state.sentBody
+  if (!isSent(c)) return -1
+  const body = requestState(c).sentBody
   return body === null || c.req.method === 'HEAD' ? 0 : utf8Length(body)
 }
 

@@ -120,6 +120,11 @@ export function startPlainServer(fetch: Fetch, host: string, port: number): Prom
   } as ServerConfig)
 }
 
+/** The response Node has attached to an HTTP/1 connection (`socket._httpMessage`), if one is in flight. */
+function responseInFlight(socket: Socket): ServerResponse | null | undefined {
+  return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
+}
+
 /**
  * Tracks connections for the drain. Node's own `closeIdleConnections` exists only on `http.Server`;
  * HTTP/1.1 fallback connections on an HTTP/2 server need this bookkeeping anyway. Nothing runs per
@@ -157,7 +162,7 @@ function trackConnections(server: ServerType, tls: boolean) {
 
   /** Ends an HTTP/1 connection now if it is idle, else once its in-flight response is done. */
   const endWhenIdle = (socket: Socket) => {
-    const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
+    const inFlight = responseInFlight(socket)
     if (!inFlight || inFlight.writableFinished) {
       socket.end()
       return
@@ -177,7 +182,7 @@ function trackConnections(server: ServerType, tls: boolean) {
     const sweep = setInterval(() => {
       const now = Date.now()
       for (const socket of http1) {
-        if (!(socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage) {
+        if (!responseInFlight(socket)) {
           seen.delete(socket)
           continue
         }

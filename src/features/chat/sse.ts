@@ -284,8 +284,7 @@ export function eventStream(c: Context<AppEnv>, options: EventStreamOptions): Re
   // streamSSE's body with our own header set: its `Connection` and `Transfer-Encoding` are hop-by-hop
   // and illegal on HTTP/2 (Node adds them itself on HTTP/1.1), and a plain header object keeps
   // @hono/node-server from building and sorting a `Headers` object per stream.
-  const sse = streamingResponse(c, readable ?? res.body, res.status, {
-    'content-type': 'text/event-stream',
+  const sse = streamingResponse(c, readable ?? res.body, res.status, 'text/event-stream', {
     'cache-control': 'no-cache, no-transform',
     'x-accel-buffering': 'no',
     ...options.headers,

@@ -2,7 +2,7 @@ import { prometheus } from '@hono/prometheus'
 import type { Context, MiddlewareHandler } from 'hono'
 import { Counter, Histogram, type Registry } from 'prom-client'
 import type { AppEnv } from '../../env.ts'
-import { requestState } from '../../http/request-state.ts'
+import { isSent } from '../../http/request-state.ts'
 import { send } from '../../http/response.ts'
 import { markStart, onResponseEnd, respondedAt, startedAt } from '../../observability/response-end.ts'
 import { routeTemplate } from '../../observability/route.ts'
@@ -35,9 +35,9 @@ export interface Metrics {
  * responses (SSE, chunked) are also observed in `http_stream_duration_seconds{method,route}` when the
  * stream ends or the client leaves.
  */
-const STANDARD_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
-/** Each standard method's place in a series key; `OTHER` is 7. */
-const METHOD_INDEX: Record<string, number> = { GET: 0, HEAD: 1, POST: 2, PUT: 3, PATCH: 4, DELETE: 5, OPTIONS: 6 }
+/** The standard methods and each one's place in a series key; any other method is `OTHER`, 7. */
+const METHOD_INDEX = new Map(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'].map((method, index) => [method, index]))
+const OTHER_INDEX = 7
 
 export function metrics(options: MetricsOptions): Metrics {
   const { registry } = options
@@ -58,10 +58,10 @@ export function metrics(options: MetricsOptions): Metrics {
   const requestDuration = registry.getSingleMetric('http_request_duration_seconds') as Histogram
   // By route, then by status and method as one number: no key string to build and hash per request.
   const children = new Map<string, Map<number, { requests: CounterSeries; duration: HistogramSeries }>>()
-  const record = (method: string, status: number, route: string, seconds: number) => {
+  const record = (method: string, methodIndex: number, status: number, route: string, seconds: number) => {
     let byRoute = children.get(route)
     if (byRoute === undefined) children.set(route, (byRoute = new Map()))
-    const key = status * 8 + (METHOD_INDEX[method] ?? 7)
+    const key = status * 8 + methodIndex
     let child = byRoute.get(key)
     if (child === undefined) {
       const labels = { method, status: String(status), ok: String(status >= 200 && status < 300), route }
@@ -87,11 +87,12 @@ export function metrics(options: MetricsOptions): Metrics {
       const started = startedAt(c)
       const status = c.res.status
       // Methods outside the standard set share one label, so a client cannot mint series.
-      const method = STANDARD_METHODS.has(c.req.method) ? c.req.method : 'OTHER'
+      const methodIndex = METHOD_INDEX.get(c.req.method) ?? OTHER_INDEX
+      const method = methodIndex === OTHER_INDEX ? 'OTHER' : c.req.method
       const route = routeTemplate(c, status)
-      record(method, status, route, (respondedAt(c) - started) / 1000)
+      record(method, methodIndex, status, route, (respondedAt(c) - started) / 1000)
       // A response `send()` built has its whole body already: nothing streams.
-      if (requestState(c).sentResponse === c.res) return
+      if (isSent(c)) return
       onResponseEnd(c, (end) => {
         if (!end.streamed) return
         streamDuration.observe({ method, route, aborted: String(end.aborted) }, (end.endedAt - started) / 1000)
