@@ -18,7 +18,7 @@ import { rateLimitStage, type RateLimitOptions } from './middleware/rate-limit/i
 import { notFound, recovery } from './middleware/recovery/index.ts'
 import { requestIdStage } from './middleware/request-id/index.ts'
 import { responseHeadersStage } from './middleware/response-headers/index.ts'
-import { securityHeadersStage } from './middleware/security-headers/index.ts'
+import { securityHeadersStage, withDocumentHeaders } from './middleware/security-headers/index.ts'
 import { timeoutStage } from './middleware/timeout/index.ts'
 import { tracingStage } from './middleware/tracing/index.ts'
 
@@ -110,7 +110,8 @@ export function createApp(deps: AppDeps, options: AppOptions = {}) {
   // Static files answer what no endpoint matched (a catch-all `app.use('/*')` would join every
   // request's handler list); what they do not have is a 404, or a 405 for a known path.
   const unmatched = notFound(app)
-  const serveStatic = deps.serveStatic
+  // Files get the page's security headers instead of the API's.
+  const serveStatic = deps.serveStatic && withDocumentHeaders(server.security, deps.serveStatic)
   app.onError(onError)
   app.notFound(
     chain.notFound(

@@ -65,6 +65,7 @@ export const serverSchema = z.strictObject({
       preload: z.boolean(),
     }),
     csp: z.string(),
+    api_csp: z.string(),
     referrer_policy: z.string().min(1),
     permissions_policy: z.string(),
   }),

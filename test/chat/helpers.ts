@@ -6,7 +6,7 @@ import { auth, Authenticator } from '../../src/middleware/auth/index.ts'
 import { notFound, recovery } from '../../src/middleware/recovery/index.ts'
 import { requestId } from '../../src/middleware/request-id/index.ts'
 import { responseHeaders } from '../../src/middleware/response-headers/index.ts'
-import { securityHeaders } from '../../src/middleware/security-headers/index.ts'
+import { securityHeaders, withDocumentHeaders } from '../../src/middleware/security-headers/index.ts'
 import { createBuiltinProvider } from '../../src/providers/builtin/index.ts'
 import type { ChatProvider, ChatRequest, ProviderEvent } from '../../src/providers/ports.ts'
 import { createMemoryStores } from '../../src/storage/memory/index.ts'
@@ -40,7 +40,7 @@ export async function chatApp(options: ChatAppOptions = {}) {
   app.use('/api/*', auth({ authenticator: new Authenticator(config.auth) }))
   options.extra?.(app, stores)
   app.route('/api/v1', chat.routes)
-  if (options.serveStatic) app.use('/*', options.serveStatic)
+  if (options.serveStatic) app.use('/*', withDocumentHeaders(config.server.security, options.serveStatic))
   app.onError(recovery({ logger }))
   app.notFound(notFound(app))
   const post = (path: string, body: unknown, user: keyof typeof AUTH = 'alice', headers: Record<string, string> = {}) =>
