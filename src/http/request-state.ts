@@ -1,4 +1,5 @@
 import type { Context } from 'hono'
+import type { StreamProgress } from '../observability/response-end.ts'
 
 /**
  * Bookkeeping the chain and `send()` share for one request, the response header bag included. Kept
@@ -23,6 +24,11 @@ export interface RequestState {
   /** The response `send()` built and its body, so observers know its size without reading it. */
   sentResponse: Response | undefined
   sentBody: string | null
+  /** The streaming response `streamingResponse()` built with the bag already in its headers. */
+  streamedResponse: Response | undefined
+  /** A streamed response whose bytes and end are being followed (`src/observability/response-end.ts`), and that progress. */
+  watchedResponse: Response | undefined
+  progress: StreamProgress | undefined
 }
 
 const STATE = Symbol('requestState')
@@ -44,5 +50,8 @@ export function requestState(c: Context): RequestState {
     route: undefined,
     sentResponse: undefined,
     sentBody: null,
+    streamedResponse: undefined,
+    watchedResponse: undefined,
+    progress: undefined,
   })
 }

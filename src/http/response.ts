@@ -67,9 +67,6 @@ export function empty(c: Context<AppEnv>, status: number, extra?: Record<string,
   return send(c, null, status, null, extra)
 }
 
-/** Responses built with the header bag already in them, for `applyResponseHeaders` to leave alone. */
-const bagged = new WeakSet<Response>()
-
 /**
  * A streaming response (SSE, chunked) carrying the middleware headers and `extra` (which win), built
  * the cheap way for the runtime: on Node with plain headers, so @hono/node-server neither builds nor
@@ -82,10 +79,13 @@ export function streamingResponse(
   contentType: string,
   extra: Record<string, string>,
 ): Response {
+  const state = requestState(c)
   // Set last: a content type in the bag is one an earlier `send()` left there.
-  const headers = Object.assign({}, requestState(c).headers, extra, { 'content-type': contentType })
+  const headers = Object.assign({}, state.headers, extra, { 'content-type': contentType })
   const res = build(body, status, headers)
-  bagged.add(res)
+  // Noted for `applyResponseHeaders` to leave alone (in the request state rather than a WeakSet,
+  // which the garbage collector would have to trace for every open stream).
+  state.streamedResponse = res
   return res
 }
 
@@ -95,7 +95,7 @@ export function streamingResponse(
  */
 export function applyResponseHeaders(c: Context<AppEnv>, headers: Record<string, string>): void {
   const res = c.res
-  if (isSent(c) || res.status === 101 || bagged.has(res)) return
+  if (isSent(c) || res.status === 101 || requestState(c).streamedResponse === res) return
   try {
     const target = res.headers
     // Not the content type: only `send()` puts one in the bag, for its own body.

@@ -76,9 +76,9 @@ describe('reportStreamBody', () => {
         seen.push(c.res)
       })
     }
-    app.get('/own', () => {
+    app.get('/own', (c) => {
       produced = new Response(new ReadableStream({ start: (controller) => controller.close() }), { headers: { 'content-type': 'text/event-stream' } })
-      reportStreamBody(produced, progress)
+      reportStreamBody(c, produced, progress)
       return produced
     })
     await app.request('/own')

@@ -90,16 +90,22 @@ export class StreamProgress {
   }
 }
 
-/** Streamed responses being followed, so a second observer joins the first instead of wrapping again. */
-const watches = new WeakMap<Response, StreamProgress>()
-
 /**
- * Declares that the app itself reports the bytes and end of `res`'s streamed body through `progress`,
- * so `onResponseEnd` observers need not wrap the body in a counting stream (a ReadableStream, a full
- * Response and a read per chunk on every streamed response).
+ * Notes that `res`'s streamed body is followed through `progress`: either the app reports its bytes
+ * and end itself, so `onResponseEnd` observers need not wrap the body in a counting stream (a
+ * ReadableStream, a full Response and a read per chunk on every streamed response), or a first
+ * observer wrapped it and a second one joins. Kept in the request state, not a WeakMap, which the
+ * garbage collector would trace for every open stream.
  */
-export function reportStreamBody(res: Response, progress: StreamProgress): void {
-  watches.set(res, progress)
+export function reportStreamBody(c: Context, res: Response, progress: StreamProgress): void {
+  const state = requestState(c)
+  state.watchedResponse = res
+  state.progress = progress
+}
+
+function watched(c: Context, res: Response): StreamProgress | undefined {
+  const state = requestState(c)
+  return state.watchedResponse === res ? state.progress : undefined
 }
 
 const STREAM_TYPES = /^(text\/event-stream|application\/(x-)?ndjson)/i
@@ -133,7 +139,7 @@ export function onResponseEnd(c: Context, listener: Listener): void {
     listener({ bytes, endedAt: respondedAt(c), streamed: false, aborted: false })
     return
   }
-  const existing = watches.get(res)
+  const existing = watched(c, res)
   if (existing) {
     existing.listen(listener)
     return
@@ -168,7 +174,7 @@ export function onResponseEnd(c: Context, listener: Listener): void {
     },
   })
   const wrapped = new Response(counted, { status: res.status, statusText: res.statusText, headers: res.headers })
-  watches.set(wrapped, progress)
+  reportStreamBody(c, wrapped, progress)
   // Clearing first stops Hono from copying the old response's headers onto the new one a second time.
   c.res = undefined
   c.res = wrapped

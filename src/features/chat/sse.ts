@@ -289,6 +289,6 @@ export function eventStream(c: Context<AppEnv>, options: EventStreamOptions): Re
     'x-accel-buffering': 'no',
     ...options.headers,
   })
-  reportStreamBody(sse, progress)
+  reportStreamBody(c, sse, progress)
   return sse
 }
