@@ -19,7 +19,12 @@
  * per delta (user+system of the server process during the load), frames per stream, peak RSS of
  * the server, and each variant's CPU per delta relative to raw.
  *
- *   node_modules/.bin/node bench/sse.ts [--streams 1000] [--events 100] [--rounds 2] [--variants raw,pipeline]
+ *   node_modules/.bin/node bench/sse.ts [--streams 1000] [--events 100] [--rounds 2] [--warmup 3] [--batches 3] [--variants raw,pipeline]
+ *
+ * A batch is --streams concurrent streams. Each server first serves --warmup unmeasured batches
+ * (`--warmup 0` measures a cold process: JIT compilation then counts as streaming cost), then
+ * --batches measured ones, one after another, whose CPU time is summed: one batch takes ~0.3 s,
+ * too short to measure alone on a shared machine.
  *
  * To profile one server: `node --cpu-prof --cpu-prof-dir=/tmp/prof bench/sse.ts --variants pipeline`
  * (the forked server inherits the flag and writes its own profile).
@@ -48,12 +53,18 @@ const { values } = parseArgs({
     streams: { type: 'string', default: '1000' },
     events: { type: 'string', default: '100' },
     rounds: { type: 'string', default: '2' },
+    /** Batches of --streams run before the measured one, so JIT tiering is not counted. */
+    warmup: { type: 'string', default: '3' },
+    /** Measured batches of --streams, one after another: CPU and time are summed over them. */
+    batches: { type: 'string', default: '3' },
     variants: { type: 'string', default: VARIANTS.join(',') },
     serve: { type: 'string' },
   },
 })
 const STREAMS = Number(values.streams)
 const EVENTS = Number(values.events)
+const WARMUP = Number(values.warmup)
+const BATCHES = Number(values.batches)
 
 /** A user message whose built-in reply is exactly `events` words (the reply quotes it back). */
 async function benchMessage(events: number): Promise<{ message: string; words: string[] }> {
@@ -217,21 +228,27 @@ async function measure(variant: Variant): Promise<Result> {
   const { port } = await new Promise<{ port: number }>((resolve) => child.once('message', (m) => resolve(m as { port: number })))
   const agent = new Agent({ keepAlive: false, maxSockets: Infinity })
   try {
-    await openStream(agent, port, variant) // warm-up
+    // Warm-up: the same load, unmeasured, until the code has tiered up. A fresh process compiles on
+    // background threads (counted in its CPU time) during its first batches, which would charge the
+    // variants with more code (the app) for start-up rather than for streaming. Measured per batch
+    // (`--warmup K --batches 1` for K = 0..7): raw settles after 2 batches (3.0 → 2.0 → 1.8 µs per
+    // delta), the pipeline after 3 (6.2 → 3.7 → 2.8 → 2.6 µs).
+    for (let batch = 0; batch < WARMUP; batch++) await Promise.all(Array.from({ length: STREAMS }, () => openStream(agent, port, variant)))
     const before = await ask<{ cpuMicros: number }>(child, 'usage')
     const started = performance.now()
-    const results = await Promise.all(Array.from({ length: STREAMS }, () => openStream(agent, port, variant)))
+    const results: Awaited<ReturnType<typeof openStream>>[] = []
+    for (let batch = 0; batch < BATCHES; batch++) results.push(...(await Promise.all(Array.from({ length: STREAMS }, () => openStream(agent, port, variant)))))
     const seconds = (performance.now() - started) / 1000
     const after = await ask<{ cpuMicros: number; maxRssKb: number }>(child, 'usage')
     const expected = WORDS.join('')
     const complete = results.filter((r) => r.done && r.text === expected).length
-    if (complete !== STREAMS) throw new Error(`${variant}: only ${complete}/${STREAMS} streams delivered the whole text and done`)
-    const events = STREAMS * EVENTS
+    if (complete !== results.length) throw new Error(`${variant}: only ${complete}/${results.length} streams delivered the whole text and done`)
+    const events = results.length * EVENTS
     return {
       variant,
       seconds,
       events,
-      framesPerStream: results.reduce((sum, r) => sum + r.frames, 0) / STREAMS,
+      framesPerStream: results.reduce((sum, r) => sum + r.frames, 0) / results.length,
       eventsPerSecond: events / seconds,
       cpuMicrosPerEvent: (after.cpuMicros - before.cpuMicros) / events,
       peakRssMb: after.maxRssKb / 1024,
@@ -250,7 +267,10 @@ async function main() {
   const unknown = variants.filter((v) => !VARIANTS.includes(v))
   if (unknown.length > 0) throw new Error(`unknown variants: ${unknown.join(', ')} (known: ${VARIANTS.join(', ')})`)
   const all: Result[] = []
-  console.log(`SSE bench: ${STREAMS} concurrent streams × ${EVENTS} deltas (+1 done), ${rounds} round(s), node ${process.version}`)
+  console.log(
+    `SSE bench: ${STREAMS} concurrent streams × ${EVENTS} deltas (+1 done); per round and variant a fresh server, ` +
+      `${WARMUP} warm-up batch(es), ${BATCHES} measured batch(es); ${rounds} round(s), node ${process.version}`,
+  )
   for (let round = 1; round <= rounds; round++) {
     for (const variant of variants) {
       const result = await measure(variant)
