@@ -20,6 +20,7 @@
  * the server, and each variant's CPU per delta relative to raw.
  *
  *   node_modules/.bin/node bench/sse.ts [--streams 1000] [--events 100] [--rounds 2] [--warmup 3] [--batches 3] [--variants raw,pipeline]
+ *   node_modules/.bin/node bench/sse.ts --variants pipeline --set LOG_LEVEL=warn   # the app without its access log
  *
  * A batch is --streams concurrent streams. Each server first serves --warmup unmeasured batches
  * (`--warmup 0` measures a cold process: JIT compilation then counts as streaming cost), then
@@ -58,6 +59,8 @@ const { values } = parseArgs({
     /** Measured batches of --streams, one after another: CPU and time are summed over them. */
     batches: { type: 'string', default: '3' },
     variants: { type: 'string', default: VARIANTS.join(',') },
+    /** Settings for the chat and pipeline variants' config, NAME=VALUE (repeatable), e.g. `--set LOG_LEVEL=warn`. */
+    set: { type: 'string', multiple: true, default: [] },
     serve: { type: 'string' },
   },
 })
@@ -127,7 +130,8 @@ async function buildServer(variant: Variant): Promise<Server> {
   const { createChat } = await import('../src/features/chat/index.ts')
   const { createMemoryStores } = await import('../src/storage/memory/index.ts')
   const { loadConfig } = await import('../src/config/index.ts')
-  const config = await loadConfig({ env: { API_KEYS: `bench:${KEY}`, RATE_LIMIT_ENABLED: 'false' } })
+  const settings = Object.fromEntries(values.set.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]))
+  const config = await loadConfig({ env: { API_KEYS: `bench:${KEY}`, RATE_LIMIT_ENABLED: 'false', ...settings } })
   // The process entrypoints' log sink (src/runtimes/process.ts), writing to /dev/null.
   const logger = pino({ level: 'info' }, new LogSink({ fd: openSync('/dev/null', 'w') }))
   const stores = createMemoryStores({ clock: { now: Date.now } })
@@ -223,7 +227,8 @@ interface Result {
 }
 
 async function measure(variant: Variant): Promise<Result> {
-  const child = fork(new URL(import.meta.url).pathname, ['--serve', variant, '--events', String(EVENTS)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const settings = values.set.flatMap((pair) => ['--set', pair])
+  const child = fork(new URL(import.meta.url).pathname, ['--serve', variant, '--events', String(EVENTS), ...settings], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   child.on('exit', (code, signal) => { if (code) console.error(`${variant} server exited with ${code ?? signal}`) })
   const { port } = await new Promise<{ port: number }>((resolve) => child.once('message', (m) => resolve(m as { port: number })))
   const agent = new Agent({ keepAlive: false, maxSockets: Infinity })

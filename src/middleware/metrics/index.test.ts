@@ -118,6 +118,11 @@ describe('metrics middleware', () => {
     // Plain JSON responses are not streams.
     await (await app.request('/api/v1/conversations/1')).text()
     assert.equal(seriesOf((await scrape(app)).text, 'http_stream_duration_seconds_count').length, 1)
+    // A second stream lands in the same series.
+    await (await app.request('/api/v1/stream')).text()
+    const again = seriesOf((await scrape(app)).text, 'http_stream_duration_seconds_count')
+    assert.equal(again.length, 1)
+    assert.ok(again[0].endsWith(' 2'), again[0])
   })
 
   it('records an aborted stream as aborted', async () => {

@@ -78,6 +78,16 @@ export function metrics(options: MetricsOptions): Metrics {
     buckets: options.streamBuckets ?? [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
     registers: [registry],
   })
+  // Bound as the request series are: by route, then method and `aborted` as one number.
+  const streamChildren = new Map<string, Map<number, HistogramSeries>>()
+  const recordStream = (method: string, methodIndex: number, route: string, aborted: boolean, seconds: number) => {
+    let byRoute = streamChildren.get(route)
+    if (byRoute === undefined) streamChildren.set(route, (byRoute = new Map()))
+    const key = methodIndex * 2 + (aborted ? 1 : 0)
+    let child = byRoute.get(key)
+    if (child === undefined) byRoute.set(key, (child = bindHistogram(streamDuration, { method, route, aborted: String(aborted) })))
+    child.observe(seconds)
+  }
 
   const stage: Stage = {
     name: 'metrics',
@@ -94,8 +104,7 @@ export function metrics(options: MetricsOptions): Metrics {
       // A response `send()` built has its whole body already: nothing streams.
       if (isSent(c)) return
       onResponseEnd(c, (end) => {
-        if (!end.streamed) return
-        streamDuration.observe({ method, route, aborted: String(end.aborted) }, (end.endedAt - started) / 1000)
+        if (end.streamed) recordStream(method, methodIndex, route, end.aborted, (end.endedAt - started) / 1000)
       })
     },
   }
