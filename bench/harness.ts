@@ -144,7 +144,7 @@ export interface Summary {
 }
 
 /**
- * Runs every variant once per round, interleaved (a, b, c, a, b, c, ...) because the machine is shared
+ * Runs every variant once per round, interleaved and rotated (a, b, c, b, c, a, ...) because the machine is shared
  * and noisy, printing each sample and then the median and range per variant.
  */
 export async function runRounds(variants: Variant[], rounds: number, load: LoadOptions): Promise<Map<string, Summary>> {
@@ -154,7 +154,11 @@ export async function runRounds(variants: Variant[], rounds: number, load: LoadO
     `${variants.length} variants × ${rounds} rounds, ${load.warmup}s warm-up + ${load.duration}s each, wrk -t1 -c${load.connections}; server on core 0, wrk on core 1`,
   )
   for (let round = 1; round <= rounds; round++) {
-    for (const variant of variants) {
+    // Each round starts one variant later (a b c, b c a, c a b, …), so no variant always holds the
+    // same place in the sequence: swapping two variants' places moved their CPU per request by more
+    // than the difference being measured.
+    const order = variants.map((_, i) => variants[(i + round - 1) % variants.length])
+    for (const variant of order) {
       const sample = await measure(variant, load)
       samples.get(variant.name)!.push(sample)
       console.log(

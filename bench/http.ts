@@ -14,7 +14,7 @@
  * Each variant runs in its own process pinned to core 0 (`taskset -c 0`); wrk runs pinned to core 1.
  * Besides req/s and p99 it reports the server's CPU time per request (from /proc), which other
  * load on the machine disturbs far less than throughput.
- * Rounds are interleaved (a, b, c, a, b, c, ...) and each is preceded by a warm-up, because the
+ * Rounds are interleaved and rotated (a, b, c, b, c, a, ...) and each is preceded by a warm-up, because the
  * machine is shared and noisy: read the median and the range, not a single number.
  * Needs wrk (`apt-get install wrk`) and taskset (util-linux); Bun and Deno from node_modules/.bin.
  */

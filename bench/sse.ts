@@ -277,7 +277,8 @@ async function main() {
       `${WARMUP} warm-up batch(es), ${BATCHES} measured batch(es); ${rounds} round(s), node ${process.version}`,
   )
   for (let round = 1; round <= rounds; round++) {
-    for (const variant of variants) {
+    // Rotated as in bench/harness.ts: no variant always holds the same place in the sequence.
+    for (const variant of variants.map((_, i) => variants[(i + round - 1) % variants.length])) {
       const result = await measure(variant)
       all.push(result)
       console.log(
