@@ -5,7 +5,7 @@
  *   npm run bench -- --runtime bun     # Bun: (a) raw Bun.serve, (b) bare Hono on Bun.serve, (c) src/runtimes/bun.ts
  *   npm run bench -- --runtime deno    # Deno: (a) raw Deno.serve, (b) bare Hono on Deno.serve, (c) `deno task start`'s command
  *   npm run bench -- --runtime all --rounds 2 --duration 5
- *   npm run bench -- --ablate          # Node: plus the chain rebuilt one middleware at a time
+ *   npm run bench -- --ablate          # plus bare Hono sending the app's headers; on Node the chain rebuilt one middleware at a time
  *   npm run bench -- --profile         # one run of (c) under --cpu-prof: µs per request by middleware
  *   npm run bench -- --profile --runtime deno   # Bun: --cpu-prof; Deno: a profile taken over --inspect
  *   npm run bench -- --profile --only 'bare' --drill 'node (http, net, timers)'
@@ -103,7 +103,7 @@ function variantsFor(runtime: Runtime, profileFlags: string[] = []): Variant[] {
     ]
   }
   const [deno, run, ...appArgs] = denoStart()
-  const benchServer = (script: string) => [deno, run, ...profileFlags, '--allow-net', '--allow-env', script]
+  const benchServer = (script: string) => [deno, run, ...profileFlags, '--allow-net', '--allow-env', '--allow-read', script]
   return [
     { name: 'deno a raw Deno.serve', command: benchServer('bench/servers/raw-fetch.ts'), path },
     { name: 'deno b bare Hono', command: benchServer('bench/servers/hono-fetch.ts'), path },
@@ -112,9 +112,12 @@ function variantsFor(runtime: Runtime, profileFlags: string[] = []): Variant[] {
 }
 
 function ablationVariants(): Variant[] {
-  const variants: Variant[] = [
-    { name: "node b' Hono + app headers", command: [process.execPath, 'bench/servers/hono.ts'], env: { BENCH_HEADERS: '1' }, path: '/api/v1/me' },
-  ]
+  // Bare Hono sending the app's header set, per runtime: what the headers cost without the chain.
+  const variants: Variant[] = RUNTIMES.map((runtime) => {
+    const bare = variantsFor(runtime)[1]
+    return { ...bare, name: `${runtime} b' Hono + app headers`, env: { BENCH_HEADERS: '1' } }
+  })
+  if (!RUNTIMES.includes('node')) return variants
   for (let i = 0; i <= CHAIN.length; i++) {
     variants.push({
       name: i === 0 ? 'chain: none' : `chain: +${CHAIN[i - 1]}`,
