@@ -132,6 +132,16 @@ export async function measure(variant: Variant, load: LoadOptions, hooks: Measur
   }
 }
 
+/** `list` starting at its `round`-th item (1-based), wrapping around: a b c, b c a, c a b, … */
+export function rotated<T>(list: T[], round: number): T[] {
+  return list.map((_, i) => list[(i + round - 1) % list.length])
+}
+
+/** `NAME=VALUE` pairs (a `--set` option) as an object. */
+export function settingsFrom(pairs: string[]): Record<string, string> {
+  return Object.fromEntries(pairs.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]))
+}
+
 export const median = (xs: number[]) => {
   const s = [...xs].sort((x, y) => x - y)
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
@@ -157,8 +167,7 @@ export async function runRounds(variants: Variant[], rounds: number, load: LoadO
     // Each round starts one variant later (a b c, b c a, c a b, …), so no variant always holds the
     // same place in the sequence: swapping two variants' places moved their CPU per request by more
     // than the difference being measured.
-    const order = variants.map((_, i) => variants[(i + round - 1) % variants.length])
-    for (const variant of order) {
+    for (const variant of rotated(variants, round)) {
       const sample = await measure(variant, load)
       samples.get(variant.name)!.push(sample)
       console.log(

@@ -22,7 +22,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { freePort, KEY, measure, printRatios, requireTools, runRounds, type Variant } from './harness.ts'
+import { freePort, KEY, measure, printRatios, requireTools, runRounds, settingsFrom, type Variant } from './harness.ts'
 import { inspectorProfiler } from './inspector-profile.ts'
 import { costPerRequest, leavesUnder } from './profile.ts'
 
@@ -70,7 +70,7 @@ const APP_ENV = {
   RATE_LIMIT_GLOBAL_REQUESTS_PER_SECOND: '1000000000',
   RATE_LIMIT_GLOBAL_BURST: '1000000000',
   METRICS_ENABLED: 'true',
-  ...Object.fromEntries(args.set.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)])),
+  ...settingsFrom(args.set),
 }
 
 /** The app's command line under `deno task start`, run without the task wrapper (which relays signals twice). */

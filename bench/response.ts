@@ -53,8 +53,9 @@ measure('bare Response, then append', (i) => {
 })
 measure('content-type only (reference)', () => new Response(BODY, { headers: { 'content-type': 'application/json' } }))
 
-// A Headers object reused as a template: only the values that changed are set, then the Response
-// copies its list (Deno copies a Headers init without re-validating it).
+// A Headers object reused as a template: only the values that changed are set, and the Response
+// copies it. Measured: Bun 0.58 µs (against 1.18 for append), Deno 5.0 µs (a `Headers` init is as
+// slow there as a record). Not adopted: on Bun alone it would need a cache of header shapes in send().
 const template = new Headers(HEADERS)
 const last: Record<string, string> = { ...HEADERS }
 measure('reused Headers, changed values set', (i) => {

@@ -44,10 +44,10 @@ import pino from 'pino'
 import type { AppEnv } from '../src/env.ts'
 import { createBuiltinProvider } from '../src/providers/builtin/index.ts'
 import { LogSink } from '../src/runtimes/log-sink.ts'
+import { KEY, rotated, settingsFrom } from './harness.ts'
 
 const VARIANTS = ['raw', 'hono', 'hono-batch', 'chat', 'pipeline'] as const
 type Variant = (typeof VARIANTS)[number]
-const KEY = 'bench-key-0123456789abcdef'
 
 const { values } = parseArgs({
   options: {
@@ -130,8 +130,7 @@ async function buildServer(variant: Variant): Promise<Server> {
   const { createChat } = await import('../src/features/chat/index.ts')
   const { createMemoryStores } = await import('../src/storage/memory/index.ts')
   const { loadConfig } = await import('../src/config/index.ts')
-  const settings = Object.fromEntries(values.set.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]))
-  const config = await loadConfig({ env: { API_KEYS: `bench:${KEY}`, RATE_LIMIT_ENABLED: 'false', ...settings } })
+  const config = await loadConfig({ env: { API_KEYS: `bench:${KEY}`, RATE_LIMIT_ENABLED: 'false', ...settingsFrom(values.set) } })
   // The process entrypoints' log sink (src/runtimes/process.ts), writing to /dev/null.
   const logger = pino({ level: 'info' }, new LogSink({ fd: openSync('/dev/null', 'w') }))
   const stores = createMemoryStores({ clock: { now: Date.now } })
@@ -278,7 +277,7 @@ async function main() {
   )
   for (let round = 1; round <= rounds; round++) {
     // Rotated as in bench/harness.ts: no variant always holds the same place in the sequence.
-    for (const variant of variants.map((_, i) => variants[(i + round - 1) % variants.length])) {
+    for (const variant of rotated(variants, round)) {
       const result = await measure(variant)
       all.push(result)
       console.log(

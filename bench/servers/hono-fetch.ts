@@ -3,24 +3,17 @@
 // headers), built as `send()` builds it on these runtimes (a bare Response, then one append per
 // header), to separate what those headers cost from what the chain costs.
 import { Hono } from 'hono'
-import { loadConfig } from '../../src/config/index.ts'
-import { buildSecurityHeaders } from '../../src/middleware/security-headers/index.ts'
+import { appHeaders } from './app-headers.ts'
 import { serveFetch } from './serve-fetch.ts'
 
 const body = { data: [], next_cursor: null }
 const app = new Hono()
 if (process.env.BENCH_HEADERS) {
-  const security = buildSecurityHeaders((await loadConfig({ env: {} })).server.security)
+  const headers = await appHeaders()
   app.get('/api/v1/me', () => {
     const res = new Response(JSON.stringify(body), { status: 200 })
-    const headers: Record<string, string> = {
-      'x-request-id': crypto.randomUUID(),
-      ...security,
-      'x-ratelimit-limit': '10',
-      'x-ratelimit-remaining': '9',
-      'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000)),
-    }
-    for (const name in headers) res.headers.append(name, headers[name])
+    const set = headers()
+    for (const name in set) res.headers.append(name, set[name])
     res.headers.set('content-type', 'application/json')
     return res
   })

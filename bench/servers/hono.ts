@@ -3,25 +3,13 @@
 // headers) as a plain object, to separate what sending those bytes costs from what the chain costs.
 import { serve } from '@hono/node-server'
 import { Hono } from 'hono'
-import { buildSecurityHeaders } from '../../src/middleware/security-headers/index.ts'
-import { loadConfig } from '../../src/config/index.ts'
+import { appHeaders } from './app-headers.ts'
 
 const body = { data: [], next_cursor: null }
 const app = new Hono()
 if (process.env.BENCH_HEADERS) {
-  const security = buildSecurityHeaders((await loadConfig({ env: {} })).server.security)
-  app.get('/api/v1/me', () =>
-    new Response(JSON.stringify(body), {
-      headers: {
-        'x-request-id': crypto.randomUUID(),
-        ...security,
-        'x-ratelimit-limit': '10',
-        'x-ratelimit-remaining': '9',
-        'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000)),
-        'content-type': 'application/json',
-      },
-    }),
-  )
+  const headers = await appHeaders()
+  app.get('/api/v1/me', () => new Response(JSON.stringify(body), { headers: { ...headers(), 'content-type': 'application/json' } }))
 } else {
   app.get('/api/v1/me', (c) => c.json(body))
 }

@@ -83,8 +83,7 @@ export function streamingResponse(
   // Set last: a content type in the bag is one an earlier `send()` left there.
   const headers = Object.assign({}, state.headers, extra, { 'content-type': contentType })
   const res = build(body, status, headers)
-  // Noted for `applyResponseHeaders` to leave alone (in the request state rather than a WeakSet,
-  // which the garbage collector would have to trace for every open stream).
+  // Noted for `applyResponseHeaders` to leave alone.
   state.streamedResponse = res
   return res
 }

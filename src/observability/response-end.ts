@@ -94,8 +94,8 @@ export class StreamProgress {
  * Notes that `res`'s streamed body is followed through `progress`: either the app reports its bytes
  * and end itself, so `onResponseEnd` observers need not wrap the body in a counting stream (a
  * ReadableStream, a full Response and a read per chunk on every streamed response), or a first
- * observer wrapped it and a second one joins. Kept in the request state, not a WeakMap, which the
- * garbage collector would trace for every open stream.
+ * observer wrapped it and a second one joins. Kept in the request state with the rest of the
+ * request's bookkeeping.
  */
 export function reportStreamBody(c: Context, res: Response, progress: StreamProgress): void {
   const state = requestState(c)
