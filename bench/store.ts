@@ -6,7 +6,7 @@
  *    term stay at 100: with the inverted index the time should stay flat, not grow 100×.
  */
 import { createMemoryStores } from '../src/storage/memory/index.ts'
-import { systemClock } from '../src/deps.ts'
+import { systemClock } from '../src/kernel/clock.ts'
 
 const clock = systemClock
 // mulberry32: a seeded PRNG, so every run stores the same corpus.

@@ -15,14 +15,9 @@ import { EventBus, withMessageEvents, type PersistenceEvents } from './events/in
 import { chatGateway, chatServiceFromConfig, type ChatService } from './features/chat/index.ts'
 import { Hub, hubSettings } from './features/ws/index.ts'
 import type { ChatProvider } from './providers/ports.ts'
+import { systemClock, type Clock } from './kernel/clock.ts'
 import { createMemoryStores } from './storage/memory/index.ts'
 import type { Stores } from './storage/ports.ts'
-
-export interface Clock {
-  now(): number
-}
-
-export const systemClock: Clock = { now: () => Date.now() }
 
 /** Everything the app needs from the outside world. Entrypoints and tests build it; the app owns none of it. */
 export interface AppDeps {

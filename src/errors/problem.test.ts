@@ -6,7 +6,8 @@ import type { AppEnv } from '../env.ts'
 import { AUTH, testApp } from '../../test/helpers/app.ts'
 import { json } from '../http/response.ts'
 import { validate } from '../middleware/validation/index.ts'
-import { HttpProblem, problemBody, problems, toProblem } from './problem.ts'
+import { toProblem } from './problem.ts'
+import { HttpProblem, problemBody, problems } from '../kernel/problem.ts'
 
 /** The whole app plus routes that fail in each remaining way. */
 async function appWithFailures() {

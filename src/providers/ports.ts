@@ -1,4 +1,4 @@
-import type { HealthCheck } from '../features/health/index.ts'
+import type { HealthCheck } from '../kernel/health.ts'
 
 /** Chat completion as a stream of events, whatever the backend. */
 

@@ -1,4 +1,4 @@
-import { HttpProblem } from '../errors/problem.ts'
+import { HttpProblem } from '../kernel/problem.ts'
 import { ProviderError } from './ports.ts'
 
 /**

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import type { Config } from '../config/index.ts'
-import type { Clock } from '../deps.ts'
+import type { WallClock } from '../kernel/clock.ts'
 import { createMemoryStores } from '../storage/memory/index.ts'
 import type { Stores } from '../storage/ports.ts'
 
@@ -9,7 +9,7 @@ import type { Stores } from '../storage/ports.ts'
  * else the in-memory default. The MongoDB adapter is imported dynamically, so entrypoints and bundles
  * that never set a URI (Workers) never load the driver. The caller owns `close()`.
  */
-export async function openStores(config: Config, deps: { logger: Logger; clock: Clock }): Promise<Stores> {
+export async function openStores(config: Config, deps: { logger: Logger; clock: WallClock }): Promise<Stores> {
   const { mongodb } = config
   if (!mongodb.uri) return createMemoryStores({ clock: deps.clock })
   const { createMongoStores } = await import('../storage/mongo/index.ts')

@@ -1,4 +1,4 @@
-import type { HealthCheck } from '../features/health/index.ts'
+import type { HealthCheck } from '../kernel/health.ts'
 
 /**
  * Storage ports. Every method takes the owning user id first: no method can read or change another

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { problems } from '../../src/errors/problem.ts'
+import { problems } from '../../src/kernel/problem.ts'
 import type { ChatTools } from '../../src/features/chat/index.ts'
 import type { ProviderEvent } from '../../src/providers/ports.ts'
 import { chatApp, events, readFrames, scriptedProvider } from './helpers.ts'

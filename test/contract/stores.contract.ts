@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import type { Clock } from '../../src/deps.ts'
+import type { WallClock } from '../../src/kernel/clock.ts'
 import {
   IdTakenError,
   InvalidCursorError,
@@ -12,7 +12,7 @@ import {
 } from '../../src/storage/ports.ts'
 
 /** A clock the suite moves by hand; frozen by default so ties in `updatedAt`/`createdAt` are the norm. */
-export class ManualClock implements Clock {
+export class ManualClock implements WallClock {
   time = Date.UTC(2026, 0, 1)
   now(): number {
     return this.time
@@ -28,7 +28,7 @@ export interface StoreUnderTest {
   cleanup(): Promise<void>
 }
 
-export type StoreFactory = (options: { clock: Clock }) => Promise<StoreUnderTest>
+export type StoreFactory = (options: { clock: WallClock }) => Promise<StoreUnderTest>
 
 /** Every page of a paginated listing, following cursors until `null` (bounded). */
 async function collect<T>(fetch: (page: PageRequest) => Promise<Page<T> | null>, limit: number): Promise<T[][]> {

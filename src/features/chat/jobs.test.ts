@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { HttpProblem } from '../../errors/problem.ts'
+import { HttpProblem } from '../../kernel/problem.ts'
 import { createInMemoryJobManager, eventData, type JobEvent } from './jobs.ts'
 
 describe('in-memory job manager', () => {

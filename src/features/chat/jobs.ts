@@ -1,4 +1,4 @@
-import { problems } from '../../errors/problem.ts'
+import { problems } from '../../kernel/problem.ts'
 
 /** What one generation reports, in order. `seq` starts at 1 and grows by one. */
 export type JobEventType = 'message' | 'tool_call' | 'tool_result' | 'done' | 'error'

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
-import { HttpProblem, problemBody, problems, toProblem } from '../../errors/problem.ts'
+import { toProblem } from '../../errors/problem.ts'
+import { HttpProblem, problemBody, problems } from '../../kernel/problem.ts'
 import type { ChatMessage, ChatProvider, ToolCall, ToolDefinition, Usage } from '../../providers/ports.ts'
 import { ProviderError } from '../../providers/ports.ts'
 import type { ConversationStore, MemoryStore, Message } from '../../storage/ports.ts'

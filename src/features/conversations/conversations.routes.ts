@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono'
 import type { AppEnv } from '../../env.ts'
-import { problems } from '../../errors/problem.ts'
+import { problems } from '../../kernel/problem.ts'
 import { empty, json } from '../../http/response.ts'
 import { validate } from '../../middleware/validation/index.ts'
 import { InvalidCursorError, type Conversation, type ConversationStore, type Message } from '../../storage/ports.ts'

@@ -1,14 +1,5 @@
-import type { Clock } from '../../deps.ts'
-
-/** A dependency probe; it should honour `signal` and throw (or reject) when the dependency is down. */
-export interface HealthCheck {
-  name: string
-  check: (signal: AbortSignal) => Promise<void>
-  /** Default 5 s. */
-  timeoutMs?: number
-  /** Whether a failure makes the server not ready (default true). */
-  critical?: boolean
-}
+import type { HealthCheck } from '../../kernel/health.ts'
+import type { Clock } from '../../kernel/clock.ts'
 
 export interface CheckResult {
   healthy: boolean

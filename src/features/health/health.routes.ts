@@ -1,13 +1,13 @@
 import { Hono } from 'hono'
 import type { AppEnv } from '../../env.ts'
-import type { Clock } from '../../deps.ts'
+import type { WallClock } from '../../kernel/clock.ts'
 import { json } from '../../http/response.ts'
 import type { HealthChecks, Lifecycle } from './checks.ts'
 
 export interface HealthRoutesOptions {
   checks: HealthChecks
   lifecycle: Lifecycle
-  clock: Clock
+  clock: WallClock
   version: string
   service: string
 }

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { testApp } from '../../../test/helpers/app.ts'
+import { systemClock } from '../../kernel/clock.ts'
 import { HealthChecks } from './index.ts'
 
 /** A clock the test moves by hand. */
 function fakeClock(t = 1_700_000_000_000) {
-  const clock = { t, now: () => clock.t }
+  const clock = { ...systemClock, t, now: () => clock.t }
   return clock
 }
 

@@ -1,2 +1,2 @@
-export { HealthChecks, Lifecycle, type CheckResult, type HealthCheck, type HealthReport, type LifecycleState } from './checks.ts'
+export { HealthChecks, Lifecycle, type CheckResult, type HealthReport, type LifecycleState } from './checks.ts'
 export { healthRoutes, type HealthRoutesOptions } from './health.routes.ts'

@@ -1,6 +1,6 @@
 import { Hono } from 'hono'
 import type { AppEnv } from '../../env.ts'
-import { problems } from '../../errors/problem.ts'
+import { problems } from '../../kernel/problem.ts'
 import { empty, json } from '../../http/response.ts'
 import { validate } from '../../middleware/validation/index.ts'
 import type { MemoryItem, MemoryStore } from '../../storage/ports.ts'

@@ -1,5 +1,5 @@
 import type { Config } from '../../config/index.ts'
-import { systemClock, type Clock } from '../../deps.ts'
+import { systemClock, type Clock } from '../../kernel/clock.ts'
 import type { MemoryStore } from '../../storage/ports.ts'
 import { calculatorTool } from './calculator.ts'
 import { memorySearchTool, memoryStoreTool } from './memory.ts'

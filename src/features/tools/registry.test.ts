@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { z } from 'zod'
-import { HttpProblem } from '../../errors/problem.ts'
+import { HttpProblem } from '../../kernel/problem.ts'
 import { StoreUnavailableError } from '../../storage/ports.ts'
 import { ToolError, ToolRegistry } from './registry.ts'
 

@@ -1,5 +1,5 @@
 import { z, type ZodType } from 'zod'
-import { HttpProblem, problems } from '../../errors/problem.ts'
+import { HttpProblem, problems } from '../../kernel/problem.ts'
 import { fieldErrors } from '../../middleware/validation/index.ts'
 import type { ToolDefinition } from '../../providers/ports.ts'
 import { StoreUnavailableError } from '../../storage/ports.ts'

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import type { Clock } from '../../deps.ts'
+import type { WallClock } from '../../kernel/clock.ts'
 import type { Tool } from './registry.ts'
 
 function isTimeZone(value: string): boolean {
@@ -39,7 +39,7 @@ function localTime(date: Date, timeZone: string): { local: string; offset: strin
   return { local: `${part('year')}-${part('month')}-${part('day')} ${part('hour')}:${part('minute')}:${part('second')}`, offset }
 }
 
-export function currentTimeTool(clock: Clock): Tool<typeof currentTimeSchema> {
+export function currentTimeTool(clock: WallClock): Tool<typeof currentTimeSchema> {
   return {
     name: 'current_time',
     description: 'Returns the current date and time, in UTC or in the given IANA time zone.',

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { systemClock } from '../../kernel/clock.ts'
 import { describe, it } from 'node:test'
 import { Hono } from 'hono'
 import pino from 'pino'
@@ -41,7 +42,7 @@ const NOW = Date.parse('2026-03-01T12:34:56.000Z')
 
 /** The real header bag, request id and error handler, with the user set as auth would. */
 function app() {
-  const registry = createToolRegistry({ memory: fakeMemory(), config: TOOLS_CONFIG, clock: { now: () => NOW } })
+  const registry = createToolRegistry({ memory: fakeMemory(), config: TOOLS_CONFIG, clock: { ...systemClock, now: () => NOW } })
   const logger = pino({ level: 'silent' })
   const app = new Hono<AppEnv>()
   app.use(responseHeaders())

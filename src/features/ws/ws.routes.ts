@@ -1,7 +1,7 @@
 import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import type { UpgradeWebSocket } from 'hono/ws'
 import type { AppEnv } from '../../env.ts'
-import { HttpProblem, problems } from '../../errors/problem.ts'
+import { HttpProblem, problems } from '../../kernel/problem.ts'
 import type { Authenticator } from '../../middleware/auth/authenticator.ts'
 import type { Hub } from './hub.ts'
 

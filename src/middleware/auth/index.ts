@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono'
 import type { AppEnv, Principal } from '../../env.ts'
 import { asMiddleware, type Stage } from '../pipeline/index.ts'
-import { problems } from '../../errors/problem.ts'
+import { problems } from '../../kernel/problem.ts'
 import type { Authenticator } from './authenticator.ts'
 
 export { Authenticator, bearerToken, type AuthSettings } from './authenticator.ts'

@@ -1,4 +1,4 @@
-import type { Clock } from '../../deps.ts'
+import type { WallClock } from '../../kernel/clock.ts'
 
 export interface BucketSpec {
   /** Most tokens the bucket holds (the burst). */
@@ -28,7 +28,7 @@ export interface BucketStore {
 }
 
 export interface MemoryBucketStoreOptions {
-  clock: Clock
+  clock: WallClock
   /** Most keys kept; idle full buckets are dropped first. Default 100,000. */
   maxKeys?: number
 }
@@ -41,7 +41,7 @@ interface Bucket {
 /** In-process token buckets with lazy refill; no timers, so it also runs in a Workers isolate. */
 export class MemoryBucketStore implements BucketStore {
   readonly #buckets = new Map<string, Bucket>()
-  readonly #clock: Clock
+  readonly #clock: WallClock
   readonly #maxKeys: number
 
   constructor(options: MemoryBucketStoreOptions) {

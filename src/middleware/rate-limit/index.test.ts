@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { AUTH, testApp } from '../../../test/helpers/app.ts'
+import { systemClock } from '../../kernel/clock.ts'
 import { MemoryBucketStore, clientAddress, parseRanges } from './index.ts'
 
 const START = 1_700_000_000_000
 
 /** A clock the test moves by hand. */
 function fakeClock() {
-  const clock = { t: START, now: () => clock.t }
+  const clock = { ...systemClock, t: START, now: () => clock.t }
   return clock
 }
 

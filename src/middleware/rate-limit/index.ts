@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono'
 import type { AppEnv, Principal } from '../../env.ts'
 import { requestState } from '../../http/request-state.ts'
-import { problems } from '../../errors/problem.ts'
+import { problems } from '../../kernel/problem.ts'
 import type { Authenticator } from '../auth/authenticator.ts'
 import type { BucketSpec, BucketStore, TakeResult } from './bucket-store.ts'
 import { clientAddress, parseRanges } from './client-address.ts'

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from 'hono'
 import type { AppEnv } from '../../env.ts'
-import { problems } from '../../errors/problem.ts'
+import { problems } from '../../kernel/problem.ts'
 import { asMiddleware, type Stage } from '../pipeline/index.ts'
 
 export interface TimeoutOptions {

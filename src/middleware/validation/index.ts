@@ -2,7 +2,7 @@ import { zValidator } from '@hono/zod-validator'
 import type { ValidationTargets } from 'hono'
 import type { ZodType } from 'zod'
 import type { AppEnv } from '../../env.ts'
-import { problems, type FieldError } from '../../errors/problem.ts'
+import { problems, type FieldError } from '../../kernel/problem.ts'
 
 /** Zod issues as `{path, message}` pairs; `path` is dotted (`messages.0.role`), empty for the whole value. */
 export function fieldErrors(issues: readonly { path: readonly PropertyKey[]; message: string }[]): FieldError[] {

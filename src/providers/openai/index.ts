@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import type { HealthCheck } from '../../features/health/index.ts'
+import type { HealthCheck } from '../../kernel/health.ts'
 import {
   ProviderError,
   type ChatMessage,

@@ -1,4 +1,4 @@
-import type { Clock } from '../../deps.ts'
+import type { WallClock } from '../../kernel/clock.ts'
 import {
   decodeConversationCursor,
   decodeMessageCursor,
@@ -40,12 +40,12 @@ const copy = (conversation: Conversation): Conversation => ({ ...conversation, m
  * so concurrent appends are serialised by the event loop and `seq` never repeats or skips.
  */
 export class MemoryConversationStore implements ConversationStore {
-  readonly #clock: Clock
+  readonly #clock: WallClock
   /** Ids are unique across users (caller-chosen ids must not collide). */
   readonly #byId = new Map<string, Entry>()
   readonly #byUser = new Map<string, SortedList<Conversation, ConversationKey>>()
 
-  constructor(options: { clock: Clock }) {
+  constructor(options: { clock: WallClock }) {
     this.#clock = options.clock
   }
 

@@ -1,4 +1,4 @@
-import type { Clock } from '../../deps.ts'
+import type { WallClock } from '../../kernel/clock.ts'
 import type { Stores } from '../ports.ts'
 import { MemoryConversationStore } from './conversations.ts'
 import { MemoryItemStore } from './memory-items.ts'
@@ -8,7 +8,7 @@ export { MemoryItemStore } from './memory-items.ts'
 
 export interface MemoryStoresOptions {
   /** Timestamps for `createdAt`/`updatedAt`. Required so tests can freeze or step time. */
-  clock: Clock
+  clock: WallClock
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Clock } from '../../deps.ts'
+import type { WallClock } from '../../kernel/clock.ts'
 import { decodeMemoryCursor, encodeMemoryCursor } from '../cursor.ts'
 import type { MemoryItem, MemorySearch, MemoryStore, NewMemoryItem, Page, PageRequest } from '../ports.ts'
 import { queryTerms, tokenize } from '../text.ts'
@@ -42,10 +42,10 @@ const copy = (item: MemoryItem): MemoryItem => ({ ...item, tags: [...item.tags],
  * Terms come from `tokenize()` in `../text.ts`.
  */
 export class MemoryItemStore implements MemoryStore {
-  readonly #clock: Clock
+  readonly #clock: WallClock
   readonly #users = new Map<string, UserIndex>()
 
-  constructor(options: { clock: Clock }) {
+  constructor(options: { clock: WallClock }) {
     this.#clock = options.clock
   }
 

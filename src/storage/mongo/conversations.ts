@@ -1,5 +1,5 @@
 import type { Collection, Document, Filter } from 'mongodb'
-import type { Clock } from '../../deps.ts'
+import type { WallClock } from '../../kernel/clock.ts'
 import { decodeConversationCursor, decodeMessageCursor, encodeConversationCursor, encodeMessageCursor } from '../cursor.ts'
 import {
   IdTakenError,
@@ -19,7 +19,7 @@ import { guardedRunner, isDuplicateKey, type Breaker } from './errors.ts'
 export interface MongoConversationStoreOptions {
   conversations: Collection<ConversationDocument>
   messages: Collection<MessageDocument>
-  clock: Clock
+  clock: WallClock
   /** Resolves once the indexes exist; every operation waits for it (it is memoised). */
   ready: () => Promise<void>
   breaker?: Breaker
@@ -46,7 +46,7 @@ function touch(now: number, set: Document = {}): Document[] {
 export class MongoConversationStore implements ConversationStore {
   readonly #conversations: Collection<ConversationDocument>
   readonly #messages: Collection<MessageDocument>
-  readonly #clock: Clock
+  readonly #clock: WallClock
   readonly #run: <T>(operation: () => Promise<T>) => Promise<T>
 
   constructor(options: MongoConversationStoreOptions) {

@@ -1,6 +1,6 @@
 import { MongoClient } from 'mongodb'
 import type { Logger } from 'pino'
-import type { Clock } from '../../deps.ts'
+import type { WallClock } from '../../kernel/clock.ts'
 import type { Stores } from '../ports.ts'
 import { MongoConversationStore } from './conversations.ts'
 import type { ConversationDocument, MemoryDocument, MessageDocument } from './documents.ts'
@@ -22,7 +22,7 @@ export interface MongoStoresOptions {
   socketTimeoutMS?: number
   /** After MongoDB is found unreachable, refuse operations at once (503) for this long before trying again. Default 1000 ms; 0 turns it off. */
   failFastMs?: number
-  clock: Clock
+  clock: WallClock
   logger: Pick<Logger, 'info' | 'warn'>
 }
 

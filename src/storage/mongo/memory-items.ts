@@ -1,5 +1,5 @@
 import type { Collection, Filter } from 'mongodb'
-import type { Clock } from '../../deps.ts'
+import type { WallClock } from '../../kernel/clock.ts'
 import { decodeMemoryCursor, encodeMemoryCursor } from '../cursor.ts'
 import type { MemoryItem, MemorySearch, MemoryStore, NewMemoryItem, Page, PageRequest } from '../ports.ts'
 import { queryTerms } from '../text.ts'
@@ -8,7 +8,7 @@ import { guardedRunner, type Breaker } from './errors.ts'
 
 export interface MongoMemoryStoreOptions {
   memory: Collection<MemoryDocument>
-  clock: Clock
+  clock: WallClock
   ready: () => Promise<void>
   breaker?: Breaker
 }
@@ -16,7 +16,7 @@ export interface MongoMemoryStoreOptions {
 /** Memory items in MongoDB, searched with `$text` and ranked by `textScore`. */
 export class MongoMemoryStore implements MemoryStore {
   readonly #memory: Collection<MemoryDocument>
-  readonly #clock: Clock
+  readonly #clock: WallClock
   readonly #run: <T>(operation: () => Promise<T>) => Promise<T>
 
   constructor(options: MongoMemoryStoreOptions) {
