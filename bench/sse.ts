@@ -159,7 +159,7 @@ async function buildServer(variant: Variant): Promise<Server> {
   deps.lifecycle.markReady()
   // Under /api/* so body limit, timeout and auth apply; its own prefix so it never collides with
   // the app's own routes; through `routes` so the whole chain runs.
-  const app = createApp(deps, { routes: new Hono<AppEnv>().route('/api/bench', chat.routes) })
+  const app = createApp(deps).route('/', new Hono<AppEnv>().route('/api/bench', chat.routes))
   return createAdaptorServer({ fetch: app.fetch }) as Server
 }
 

@@ -8,19 +8,18 @@ import { memoryRoutes } from './features/memory/index.ts'
 import { toolRoutes } from './features/tools/index.ts'
 import { chatRoutesFromConfig } from './features/chat/index.ts'
 import { wsRoutes } from './features/ws/index.ts'
-import { accessLogStage } from './middleware/access-log/index.ts'
-import { authStage } from './middleware/auth/index.ts'
-import { bodyLimitStage } from './middleware/body-limit/index.ts'
-import { corsStage } from './middleware/cors/index.ts'
+import { accessLog } from './middleware/access-log/index.ts'
+import { auth } from './middleware/auth/index.ts'
+import { bodyLimit } from './middleware/body-limit/index.ts'
+import { cors } from './middleware/cors/index.ts'
 import { metrics } from './middleware/metrics/index.ts'
-import { endpointPipeline, onlyUnder, type Stage } from './middleware/pipeline/index.ts'
-import { rateLimitStage, type RateLimitOptions } from './middleware/rate-limit/index.ts'
+import { rateLimit, type RateLimitOptions } from './middleware/rate-limit/index.ts'
 import { notFound, recovery } from './middleware/recovery/index.ts'
-import { requestIdStage } from './middleware/request-id/index.ts'
-import { responseHeadersStage } from './middleware/response-headers/index.ts'
-import { securityHeadersStage, withDocumentHeaders } from './middleware/security-headers/index.ts'
-import { timeoutStage } from './middleware/timeout/index.ts'
-import { tracingStage } from './middleware/tracing/index.ts'
+import { requestId } from './middleware/request-id/index.ts'
+import { securityHeaders, withDocumentHeaders } from './middleware/security-headers/index.ts'
+import { timeout } from './middleware/timeout/index.ts'
+import { tracing } from './middleware/tracing/index.ts'
+import { createPipeline, placed, throttledReport, type ChainEntry } from './pipeline/index.ts'
 
 /** Probes and metrics: never rate limited, never authenticated. */
 export const PUBLIC_PATHS = ['/health', '/ready', '/live', '/metrics']
@@ -42,47 +41,62 @@ export function rateLimitOptions(deps: AppDeps): RateLimitOptions {
   }
 }
 
-export interface AppOptions {
-  /** More routes, mounted at `/` through the same chain (routes added to the returned app skip it). */
-  routes?: Hono<AppEnv, any, any>
+/**
+ * The app as the runtimes see it: Hono's `fetch` and `request`, and `route()`, which mounts more
+ * routes through the whole chain (authentication included under `/api`). The Hono instance itself
+ * stays inside, so nothing can be added beside the chain.
+ */
+export interface App {
+  fetch: Hono<AppEnv>['fetch']
+  request: Hono<AppEnv>['request']
+  /** Mounts `router` under `base` through the chain; call before serving. */
+  route(base: string, router: Hono<AppEnv, any, any>): App
 }
 
 /** Builds the whole runtime-neutral app from injected dependencies. */
-export function createApp(deps: AppDeps, options: AppOptions = {}) {
+export function createApp(deps: AppDeps): App {
   const { config, logger } = deps
   const server = config.server
-  const app = new Hono<AppEnv>()
+  const hono = new Hono<AppEnv>()
 
-  // The seed's chain, in its order, run as the stages of one pipeline around every endpoint (see
-  // `endpointPipeline`). Recovery is the pipeline's and the app's `onError`, plus `notFound`: every
-  // throw and rejection ends there.
   const onError = recovery({ logger })
+  const report = throttledReport(
+    (stage, error, suppressed) => logger.error({ err: error, stage, suppressed }, `${stage} failed; the response went out unchanged`),
+    () => deps.clock.now(),
+  )
   const prometheus = metrics({ registry: deps.metrics })
-  const underApi = (stage: Stage): Stage => onlyUnder('/api', stage)
-  const stages: (Stage | false)[] = [
-    responseHeadersStage(),
-    requestIdStage(),
-    accessLogStage({ logger, peerAddress: deps.peerAddress, trustedProxies: server.trusted_proxies }),
-    server.metrics.enabled && prometheus.stage,
-    tracingStage({ tracer: deps.tracer }),
-    securityHeadersStage(server.security),
-    server.cors.enabled && corsStage(server.cors),
-    server.rate_limit.enabled && rateLimitStage(rateLimitOptions(deps)),
-    underApi(bodyLimitStage({ maxBytes: server.max_request_body_size })),
-    underApi(timeoutStage({ ms: server.request_timeout, exempt: (path) => STREAMING.test(path) })),
-    underApi(authStage({ authenticator: deps.authenticator })),
+  const underApi = { under: '/api' }
+  // The seed's chain, in its order. Recovery is the pipeline's and the app's `onError` plus
+  // `notFound`: every throw and rejection ends there.
+  const chain: (ChainEntry | false)[] = [
+    requestId(),
+    accessLog({ logger, peerAddress: deps.peerAddress, trustedProxies: server.trusted_proxies }),
+    server.metrics.enabled && prometheus.middleware,
+    tracing({ tracer: deps.tracer }),
+    securityHeaders(server.security, { peerAddress: deps.peerAddress, trustedProxies: server.trusted_proxies }),
+    server.cors.enabled && cors(server.cors),
+    server.rate_limit.enabled && rateLimit(rateLimitOptions(deps)),
+    placed(bodyLimit({ maxBytes: server.max_request_body_size }), underApi),
+    placed(timeout({ ms: server.request_timeout, clock: deps.clock }), { ...underApi, except: (path) => STREAMING.test(path) }),
+    placed(auth({ authenticator: deps.authenticator }), underApi),
   ]
-  const chain = endpointPipeline(
-    stages.filter((stage) => stage !== false),
-    { onError },
+  const pipeline = createPipeline(
+    chain.filter((entry) => entry !== false),
+    { onError, report },
   )
 
-  // Routers are mounted through the pipeline, not `app.route()`; no `app.use()` anywhere, so each
-  // request matches its endpoint alone and Hono calls it directly. A route added to the returned app
-  // would skip the whole chain, authentication included: add routes here or through `options.routes`.
-  chain.mount(app, '/', healthRoutes({ checks: deps.health, lifecycle: deps.lifecycle, clock: deps.clock, version: deps.version, service: 'assistant-server' }))
+  const app: App = {
+    fetch: hono.fetch,
+    request: hono.request,
+    route(base, router) {
+      pipeline.mount(hono, base, router)
+      return app
+    },
+  }
+
+  app.route('/', healthRoutes({ checks: deps.health, lifecycle: deps.lifecycle, clock: deps.clock, version: deps.version, service: 'assistant-server' }))
   // With a dedicated metrics port the entrypoint serves /metrics there instead.
-  if (server.metrics.enabled && server.metrics.port === 0) app.get(server.metrics.path, chain.wrap(prometheus.handler))
+  if (server.metrics.enabled && server.metrics.port === 0) app.route('/', new Hono<AppEnv>().get(server.metrics.path, prometheus.handler))
 
   const api = new Hono<AppEnv>()
     .route('/', meRoutes())
@@ -90,11 +104,10 @@ export function createApp(deps: AppDeps, options: AppOptions = {}) {
     .route('/', memoryRoutes({ store: deps.stores.memory }))
     .route('/', toolRoutes(deps.tools))
     .route('/', chatRoutesFromConfig(deps.chat, config))
-  chain.mount(app, '/api/v1', api)
+  app.route('/api/v1', api)
 
   if (deps.upgradeWebSocket && server.websocket.enabled) {
-    chain.mount(
-      app,
+    app.route(
       '/',
       wsRoutes({
         upgradeWebSocket: deps.upgradeWebSocket,
@@ -105,16 +118,14 @@ export function createApp(deps: AppDeps, options: AppOptions = {}) {
     )
   }
 
-  if (options.routes) chain.mount(app, '/', options.routes)
-
   // Static files answer what no endpoint matched (a catch-all `app.use('/*')` would join every
   // request's handler list); what they do not have is a 404, or a 405 for a known path.
-  const unmatched = notFound(app)
+  const unmatched = notFound(hono)
   // Files get the page's security headers instead of the API's.
   const serveStatic = deps.serveStatic && withDocumentHeaders(server.security, deps.serveStatic)
-  app.onError(onError)
-  app.notFound(
-    chain.notFound(
+  hono.onError(onError)
+  hono.notFound(
+    pipeline.notFound(
       serveStatic
         ? (c) =>
             serveStatic(c, async () => {
@@ -125,5 +136,3 @@ export function createApp(deps: AppDeps, options: AppOptions = {}) {
   )
   return app
 }
-
-export type App = ReturnType<typeof createApp>

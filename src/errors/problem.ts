@@ -1,16 +1,6 @@
-import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
-import type { AppEnv } from '../env.ts'
-import { send } from '../http/response.ts'
-import { HttpProblem, problemBody, problems } from '../kernel/problem.ts'
+import { HttpProblem, problems } from '../kernel/problem.ts'
 import { IdTakenError, InvalidCursorError, StoreUnavailableError, VersionConflictError } from '../storage/ports.ts'
-
-export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
-
-export function problemResponse(c: Context<AppEnv>, problem: HttpProblem): Response {
-  const requestId = c.get('requestId') ?? ''
-  return send(c, JSON.stringify(problemBody(problem, requestId)), problem.status, PROBLEM_CONTENT_TYPE, problem.headers)
-}
 
 /** Any thrown value as a problem. Unknown errors become a bare 500 whose detail never carries the message. */
 export function toProblem(error: unknown): HttpProblem {

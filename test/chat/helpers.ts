@@ -5,7 +5,6 @@ import { createChat, type ChatTools } from '../../src/features/chat/index.ts'
 import { auth, Authenticator } from '../../src/middleware/auth/index.ts'
 import { notFound, recovery } from '../../src/middleware/recovery/index.ts'
 import { requestId } from '../../src/middleware/request-id/index.ts'
-import { responseHeaders } from '../../src/middleware/response-headers/index.ts'
 import { securityHeaders, withDocumentHeaders } from '../../src/middleware/security-headers/index.ts'
 import { createBuiltinProvider } from '../../src/providers/builtin/index.ts'
 import type { ChatProvider, ChatRequest, ProviderEvent } from '../../src/providers/ports.ts'
@@ -34,7 +33,6 @@ export async function chatApp(options: ChatAppOptions = {}) {
   const provider = options.provider ?? createBuiltinProvider({ chunkDelayMs: 0 })
   const chat = createChat({ config, conversations: stores.conversations, memory: stores.memory, provider, tools: options.tools, logger })
   const app = new Hono<AppEnv>()
-  app.use(responseHeaders())
   app.use(requestId())
   app.use(securityHeaders(config.server.security))
   app.use('/api/*', auth({ authenticator: new Authenticator(config.auth) }))

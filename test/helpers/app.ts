@@ -30,7 +30,7 @@ export interface TestAppOptions {
   /** Environment variables, as the entrypoint would pass them (e.g. `{ RATE_LIMIT_BURST: '2' }`). */
   env?: Record<string, string>
   deps?: Partial<Omit<RuntimeDeps, 'config'>>
-  /** Extra routes, run through the whole chain (`createApp`'s `routes`). */
+  /** Extra routes, run through the whole chain (`app.route('/', routes)`). */
   routes?: Hono<AppEnv>
 }
 
@@ -46,6 +46,7 @@ export async function testApp(options: TestAppOptions = {}) {
   const { logger, lines } = memoryLogger()
   const deps: AppDeps = buildDeps({ config, logger, ...options.deps })
   deps.lifecycle.markReady()
-  const app = createApp(deps, { routes: options.routes })
+  const app = createApp(deps)
+  if (options.routes) app.route('/', options.routes)
   return { app, deps, config, lines }
 }

@@ -6,8 +6,7 @@ import { trace } from '@opentelemetry/api'
 import { Hono } from 'hono'
 import { memoryLogger } from '../helpers/app.ts'
 import type { AppEnv } from '../../src/env.ts'
-import { json } from '../../src/http/response.ts'
-import { responseHeaders } from '../../src/middleware/response-headers/index.ts'
+import { json } from '../../src/pipeline/index.ts'
 import { tracing } from '../../src/middleware/tracing/index.ts'
 import { startTracing } from '../../src/runtimes/otel.ts'
 
@@ -77,7 +76,6 @@ describe('startTracing', () => {
     assert.ok(tracing_, 'started')
     try {
       const app = new Hono<AppEnv>()
-      app.use(responseHeaders())
       // Like buildDeps: a tracer from the global API, built before or after the SDK starts.
       app.use(tracing({ tracer: trace.getTracer('assistant-server') }))
       app.get('/api/v1/conversations/:id', (c) => json(c, { id: c.req.param('id') }))

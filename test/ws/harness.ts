@@ -16,7 +16,7 @@ import { recovery } from '../../src/middleware/recovery/index.ts'
 import { createNodeWebSocket } from '../../src/runtimes/node-websocket.ts'
 import type { Conversation, ConversationStore, Message, NewMessage } from '../../src/storage/ports.ts'
 import { KEYS } from '../helpers/app.ts'
-import { requestState } from '../../src/http/request-state.ts'
+import { scopeOf } from '../../src/pipeline/index.ts'
 
 export { KEYS }
 
@@ -207,7 +207,7 @@ export async function startWsServer(options: TestServerOptions = {}) {
   const app = new Hono<AppEnv>()
   app.use(async (c, next) => {
     c.set('requestId', 'test-request')
-    requestState(c).headers['x-request-id'] = 'test-request'
+    scopeOf(c).header('x-request-id', 'test-request')
     await next()
   })
   app.route(

@@ -5,7 +5,7 @@ import type { JobEvent } from './jobs.ts'
 import { eventStreamFormatter, FrameWriter, Heartbeats, uiMessageFormatter } from './sse.ts'
 import { estimateTokens, fitHistory } from './service.ts'
 import type { Message } from '../../storage/ports.ts'
-import { StreamProgress } from '../../observability/response-end.ts'
+import { StreamProgress } from '../../pipeline/index.ts'
 import { AUTH, testApp } from '../../../test/helpers/app.ts'
 
 /** A stream whose first write stays pending until `release()`: a client that is slow to read. */
@@ -48,7 +48,7 @@ describe('FrameWriter', () => {
     await writer.drain()
     progress.end(false)
     let bytes = -1
-    progress.listen((end) => (bytes = end.bytes))
+    progress.follow((written) => (bytes = written))
     assert.equal(bytes, 3 + 3 + 4)
   })
 

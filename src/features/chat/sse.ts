@@ -1,8 +1,7 @@
 import type { Context } from 'hono'
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming'
 import type { AppEnv } from '../../env.ts'
-import { reportStreamBody, StreamProgress } from '../../observability/response-end.ts'
-import { streamingResponse } from '../../http/response.ts'
+import { scopeOf, StreamProgress, streamingResponse } from '../../pipeline/index.ts'
 import type { ChatJob, JobEvent, TextEvent } from './jobs.ts'
 
 /** Turns job events into wire frames for one listener. */
@@ -245,7 +244,7 @@ export interface EventStreamOptions {
 /**
  * A `streamSSE` response that replays a job's log after `after` and follows it live until its
  * terminal event. A client that goes away detaches this listener only; the job keeps running.
- * Its bytes and end are reported to the observability middleware directly (`reportStreamBody`).
+ * Its bytes and end are reported to the observability middleware directly (`scopeOf(c).reportStream`).
  */
 export function eventStream(c: Context<AppEnv>, options: EventStreamOptions): Response {
   const { job, after, formatter, heartbeats, counters } = options
@@ -289,6 +288,6 @@ export function eventStream(c: Context<AppEnv>, options: EventStreamOptions): Re
     'x-accel-buffering': 'no',
     ...options.headers,
   })
-  reportStreamBody(c, sse, progress)
+  scopeOf(c).reportStream(sse, progress)
   return sse
 }

@@ -1,7 +1,7 @@
 import { Hono, type Context } from 'hono'
 import type { AppEnv } from '../../env.ts'
 import { problems } from '../../kernel/problem.ts'
-import { empty, json } from '../../http/response.ts'
+import { empty, json } from '../../pipeline/index.ts'
 import { validate } from '../../middleware/validation/index.ts'
 import { InvalidCursorError, type Conversation, type ConversationStore, type Message } from '../../storage/ports.ts'
 import { conversationInput, ID_PATTERN, listQuery, showQuery } from './schema.ts'

@@ -1,7 +1,7 @@
 import { Hono } from 'hono'
 import type { AppEnv } from '../../env.ts'
 import type { WallClock } from '../../kernel/clock.ts'
-import { json } from '../../http/response.ts'
+import { json } from '../../pipeline/index.ts'
 import type { HealthChecks, Lifecycle } from './checks.ts'
 
 export interface HealthRoutesOptions {

@@ -1,7 +1,7 @@
 import { Hono } from 'hono'
 import type { AppEnv } from '../../env.ts'
 import { problems } from '../../kernel/problem.ts'
-import { empty, json } from '../../http/response.ts'
+import { empty, json } from '../../pipeline/index.ts'
 import { validate } from '../../middleware/validation/index.ts'
 import type { MemoryItem, MemoryStore } from '../../storage/ports.ts'
 import { ID_PATTERN } from '../conversations/schema.ts'

@@ -6,7 +6,6 @@ import pino from 'pino'
 import type { AppEnv } from '../../env.ts'
 import { recovery } from '../../middleware/recovery/index.ts'
 import { requestId } from '../../middleware/request-id/index.ts'
-import { responseHeaders } from '../../middleware/response-headers/index.ts'
 import type { MemoryItem, MemoryStore } from '../../storage/ports.ts'
 import { createToolRegistry, toolRoutes } from './index.ts'
 
@@ -45,7 +44,6 @@ function app() {
   const registry = createToolRegistry({ memory: fakeMemory(), config: TOOLS_CONFIG, clock: { ...systemClock, now: () => NOW } })
   const logger = pino({ level: 'silent' })
   const app = new Hono<AppEnv>()
-  app.use(responseHeaders())
   app.use(requestId())
   app.use(async (c, next) => {
     c.set('logger', logger)

@@ -3,7 +3,7 @@ import { createMiddleware } from 'hono/factory'
 import { z } from 'zod'
 import type { AppEnv } from '../../env.ts'
 import { problems } from '../../kernel/problem.ts'
-import { json } from '../../http/response.ts'
+import { json } from '../../pipeline/index.ts'
 import { validate } from '../../middleware/validation/index.ts'
 import type { ToolRegistry } from './registry.ts'
 

@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { Hono } from 'hono'
 import { AUTH, KEYS, memoryLogger, testApp } from '../../../test/helpers/app.ts'
 import { createApp } from '../../app.ts'
 import { loadConfig, sha256Hex } from '../../config/index.ts'
 import { buildDeps } from '../../deps.ts'
-import type { AppEnv } from '../../env.ts'
-import { json } from '../../http/response.ts'
-import { recovery } from '../recovery/index.ts'
+import { appWith, FORMS } from '../../../test/helpers/forms.ts'
 import { requestId } from '../request-id/index.ts'
-import { responseHeaders } from '../response-headers/index.ts'
 import { Authenticator, auth, bearerToken } from './index.ts'
 
 async function assertUnauthorized(res: Response, detail: RegExp) {
@@ -81,22 +77,34 @@ describe('auth', () => {
     const { config } = await testApp({ env: { API_KEYS: '' } })
     assert.equal(config.auth.mode, 'api_key')
   })
-
-  it('accepts ?token= only when allowQueryToken is set', async () => {
-    const authenticator = new Authenticator({ mode: 'api_key', api_keys: [{ user: 'alice', sha256: await sha256Hex(KEYS.alice) }] })
-    const build = (allowQueryToken: boolean) => {
-      const app = new Hono<AppEnv>()
-      app.use(responseHeaders(), requestId(), auth({ authenticator, allowQueryToken }))
-      app.get('/ws', (c) => json(c, { id: c.var.user.id }))
-      app.onError(recovery({ logger: memoryLogger().logger }))
-      return app
-    }
-    assert.equal((await build(false).request(`/ws?token=${KEYS.alice}`)).status, 401)
-    const ok = await build(true).request(`/ws?token=${KEYS.alice}`)
-    assert.deepEqual(await ok.json(), { id: 'alice' })
-    assert.equal((await build(true).request('/ws?token=nope-nope-nope-nope')).status, 401)
-  })
 })
+
+for (const form of FORMS) {
+  describe(`auth (${form})`, () => {
+    const build = async () => {
+      const authenticator = new Authenticator({ mode: 'api_key', api_keys: [{ user: 'alice', sha256: await sha256Hex(KEYS.alice) }] })
+      return appWith(form, [requestId(), auth({ authenticator })], (app) => {
+        app.get('/me', (c) => c.json({ id: c.var.user.id }))
+      })
+    }
+
+    it('lets a valid key through to a plain c.json() handler with c.var.user set', async () => {
+      const res = await (await build()).request('/me', { headers: AUTH.alice })
+      assert.equal(res.status, 200)
+      assert.deepEqual(await res.json(), { id: 'alice' })
+    })
+
+    it('answers a missing or wrong key itself with the 401 problem, even with Hono\'s own error handler', async () => {
+      const app = await build()
+      await assertUnauthorized(await app.request('/me'), /Authorization: Bearer/)
+      await assertUnauthorized(await app.request('/me', { headers: AUTH.bob }), /not valid/)
+    })
+
+    it('never reads ?token= (only the WebSocket route accepts it)', async () => {
+      assert.equal((await (await build()).request(`/me?token=${KEYS.alice}`)).status, 401)
+    })
+  })
+}
 
 describe('bearerToken', () => {
   it('extracts the token of a Bearer header and nothing else', () => {

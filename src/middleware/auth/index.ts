@@ -1,32 +1,19 @@
-import type { Context, MiddlewareHandler } from 'hono'
+import type { Context } from 'hono'
 import type { AppEnv, Principal } from '../../env.ts'
-import { asMiddleware, type Stage } from '../pipeline/index.ts'
 import { problems } from '../../kernel/problem.ts'
+import { defineMiddleware, type StageMiddleware } from '../../pipeline/index.ts'
 import type { Authenticator } from './authenticator.ts'
 
 export { Authenticator, bearerToken, type AuthSettings } from './authenticator.ts'
 
 export interface AuthOptions {
   authenticator: Authenticator
-  /** Also accept `?token=` (WebSocket upgrades from browsers cannot set headers). Default false. */
-  allowQueryToken?: boolean
 }
 
 /** Requires a valid API key and puts the principal on `c.var.user`; 401 problem otherwise. */
-export function auth(options: AuthOptions): MiddlewareHandler<AppEnv> {
-  return asMiddleware(authStage(options))
-}
-
-export function authStage(options: AuthOptions): Stage {
-  const { authenticator, allowQueryToken = false } = options
-  const admit = (c: Context<AppEnv>, principal: Principal | null): void | Promise<void> => {
-    if (!principal && allowQueryToken) {
-      const token = c.req.query('token')
-      if (token) return authenticator.verifyKey(token).then((fromQuery) => admitOrRefuse(c, fromQuery))
-    }
-    return admitOrRefuse(c, principal)
-  }
-  const admitOrRefuse = (c: Context<AppEnv>, principal: Principal | null): void => {
+export function auth(options: AuthOptions): StageMiddleware {
+  const { authenticator } = options
+  const admit = (c: Context<AppEnv>, principal: Principal | null): void => {
     if (!principal) {
       throw problems.unauthorized(
         c.req.raw.headers.has('authorization') ? 'The API key is not valid' : 'Send an API key as Authorization: Bearer <key>',
@@ -34,7 +21,7 @@ export function authStage(options: AuthOptions): Stage {
     }
     c.set('user', principal)
   }
-  return {
+  return defineMiddleware({
     name: 'auth',
     // A key seen before is answered from the cache without a promise.
     before: (c) => {
@@ -45,5 +32,5 @@ export function authStage(options: AuthOptions): Stage {
       if (known !== undefined) return admit(c, known)
       return authenticator.verify(authorization).then((principal) => admit(c, principal))
     },
-  }
+  })
 }

@@ -1,29 +1,26 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { Hono } from 'hono'
 import { z } from 'zod'
 import { AUTH, memoryLogger, testApp } from '../../../test/helpers/app.ts'
-import type { AppEnv } from '../../env.ts'
-import { json } from '../../http/response.ts'
-import { notFound, recovery } from '../recovery/index.ts'
+import { json } from '../../pipeline/index.ts'
+import { appWith, FORMS, type Form } from '../../../test/helpers/forms.ts'
+import { recovery } from '../recovery/index.ts'
 import { requestId } from '../request-id/index.ts'
-import { responseHeaders } from '../response-headers/index.ts'
 import { validate } from '../validation/index.ts'
 import { bodyLimit } from './index.ts'
 
 const LIMIT = 64
 
-function limitedApp() {
-  const app = new Hono<AppEnv>()
-  app.use(responseHeaders(), requestId(), bodyLimit({ maxBytes: LIMIT }))
-  app.post('/json', async (c) => json(c, { got: await c.req.json() }))
-  app.post('/text', async (c) => json(c, { length: (await c.req.text()).length }))
-  app.post('/validated', validate('json', z.object({ name: z.string() })), (c) => json(c, c.req.valid('json')))
-  app.post('/ignores-body', (c) => json(c, { ok: true }))
-  app.get('/get', (c) => json(c, { ok: true }))
-  app.onError(recovery({ logger: memoryLogger().logger }))
-  app.notFound(notFound(app))
-  return app
+function makeLimitedApp(form: Form, withRecovery = true) {
+  const define = (app: import('hono').Hono<import('../../env.ts').AppEnv>) => {
+    app.post('/json', async (c) => json(c, { got: await c.req.json() }))
+    app.post('/text', async (c) => json(c, { length: (await c.req.text()).length }))
+    app.post('/validated', validate('json', z.object({ name: z.string() })), (c) => json(c, c.req.valid('json')))
+    app.post('/ignores-body', (c) => json(c, { ok: true }))
+    app.post('/plain', async (c) => c.json({ length: (await c.req.text()).length }))
+    app.get('/get', (c) => json(c, { ok: true }))
+  }
+  return appWith(form, [requestId(), bodyLimit({ maxBytes: LIMIT })], define, withRecovery ? { onError: recovery({ logger: memoryLogger().logger }) } : {})
 }
 
 /** A stream of `chunks` chunks of `size` bytes; `pulled` counts the bytes handed out. */
@@ -58,7 +55,18 @@ async function assertTooLarge(res: Response) {
   assert.equal(body.request_id, res.headers.get('x-request-id'))
 }
 
-describe('bodyLimit', () => {
+for (const form of FORMS) describe(`bodyLimit (${form})`, () => {
+  const limitedApp = () => makeLimitedApp(form)
+
+  it('answers 413 itself on a plain Hono app with its own error handler, for a declared and a streamed body', async () => {
+    const app = makeLimitedApp(form, false)
+    await assertTooLarge(await app.request('/plain', { method: 'POST', body: 'x'.repeat(65), headers: { 'content-length': '65' } }))
+    const { stream } = chunkedBody(4, 32)
+    await assertTooLarge(await app.request('/plain', { method: 'POST', body: stream, duplex: 'half' } as RequestInit))
+    const small = await app.request('/plain', { method: 'POST', body: 'x'.repeat(64) })
+    assert.deepEqual(await small.json(), { length: 64 })
+  })
+
   it('refuses a Content-Length over the limit without reading the body', async () => {
     const { stream, state } = chunkedBody(10, 32)
     const res = await limitedApp().request('/json', {

@@ -1,7 +1,7 @@
-import type { Context, MiddlewareHandler } from 'hono'
+import type { Context } from 'hono'
 import type { AppEnv } from '../../env.ts'
 import { problems } from '../../kernel/problem.ts'
-import { asMiddleware, type Stage } from '../pipeline/index.ts'
+import { defineMiddleware, type StageMiddleware } from '../../pipeline/index.ts'
 
 export interface BodyLimitOptions {
   /** Largest request body accepted, in bytes; larger ones are answered 413. */
@@ -33,15 +33,11 @@ function isHttp1OnNode(c: Context<AppEnv>): boolean {
  * Hono's `bodyLimit()` is not used because it buffers every chunked body up front and reads
  * `c.req.raw.body` on every request, which costs node-server its fast path.
  */
-export function bodyLimit(options: BodyLimitOptions): MiddlewareHandler<AppEnv> {
-  return asMiddleware(bodyLimitStage(options))
-}
-
-export function bodyLimitStage(options: BodyLimitOptions): Stage {
+export function bodyLimit(options: BodyLimitOptions): StageMiddleware {
   const { maxBytes } = options
   /** Requests whose body is being counted, and whether it went over. */
   const counting = new WeakMap<Context<AppEnv>, { exceeded: boolean }>()
-  return {
+  return defineMiddleware({
     name: 'bodyLimit',
     before: (c) => {
       const method = c.req.method
@@ -86,7 +82,7 @@ export function bodyLimitStage(options: BodyLimitOptions): Stage {
     },
     // Only counted bodies pay for this: the 413 replaces whatever the handler made of the failed
     // read, a response (say the validator's 400) or an error.
-    around: (c, next) => {
+    around: (c, _scope, next) => {
       const state = counting.get(c)
       if (state === undefined) return next()
       const tooLarge = () => problems.tooLarge(maxBytes)
@@ -104,5 +100,5 @@ export function bodyLimitStage(options: BodyLimitOptions): Stage {
       }
       return outcome instanceof Promise ? outcome.then(verdict, failed) : verdict()
     },
-  }
+  })
 }

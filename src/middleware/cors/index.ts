@@ -1,8 +1,4 @@
-import type { MiddlewareHandler } from 'hono'
-import type { AppEnv } from '../../env.ts'
-import { requestState } from '../../http/request-state.ts'
-import { empty } from '../../http/response.ts'
-import { asMiddleware, type Stage } from '../pipeline/index.ts'
+import { defineMiddleware, empty, type StageMiddleware } from '../../pipeline/index.ts'
 
 export interface CorsOptions {
   /** Origins allowed to read responses, matched exactly (`https://app.example.com`); `*` for any. */
@@ -17,16 +13,10 @@ export interface CorsOptions {
   max_age: number
 }
 
-/** Adds `Origin` to the `Vary` header gathered so far. */
-function varyOnOrigin(bag: Record<string, string>): void {
-  const vary = bag.vary
-  bag.vary = vary === undefined ? 'Origin' : `${vary}, Origin`
-}
-
 /**
  * CORS with an exact-match allowlist. Our own rather than Hono's `cors()`, which writes to `c.res`
- * before `next()` and so costs @hono/node-server its fast path; this one only fills
- * `requestState(c).headers`.
+ * (a `Headers` object on every response, @hono/node-server's slow path) and echoes any origin a
+ * function approves; this one gathers its headers like every other stage.
  *
  * - An allowed origin is echoed in `Access-Control-Allow-Origin` (with `Vary: Origin`); with `*` in the
  *   list and credentials off every origin gets a literal `*`. An arbitrary origin is never echoed, and
@@ -37,11 +27,7 @@ function varyOnOrigin(bag: Record<string, string>): void {
  *   and nothing tells the caller which origins are allowed.
  * - Requests without `Origin` pass untouched except for `Vary: Origin` when the answer depends on it.
  */
-export function cors(options: CorsOptions): MiddlewareHandler<AppEnv> {
-  return asMiddleware(corsStage(options))
-}
-
-export function corsStage(options: CorsOptions): Stage {
+export function cors(options: CorsOptions): StageMiddleware {
   const anyOrigin = options.allowed_origins.includes('*')
   if (anyOrigin && options.allow_credentials) {
     throw new TypeError('cors: allowed_origins "*" cannot be combined with allow_credentials (list the origins instead)')
@@ -65,27 +51,29 @@ export function corsStage(options: CorsOptions): Stage {
     return allowed.has(origin) ? origin : undefined
   }
 
-  return {
+  return defineMiddleware({
     name: 'cors',
-    before: (c) => {
+    before: (c, scope) => {
       const headers = c.req.raw.headers
       const origin = headers.get('origin')
-      const bag = requestState(c).headers
-      if (dependsOnOrigin) varyOnOrigin(bag)
+      if (dependsOnOrigin) {
+        const vary = scope.headers.vary
+        scope.header('vary', vary === undefined ? 'Origin' : `${vary}, Origin`)
+      }
       const value = allowOrigin(origin)
 
       if (c.req.method === 'OPTIONS' && origin !== null && headers.has('access-control-request-method')) {
         if (value === undefined) return empty(c, 204)
-        bag['access-control-allow-origin'] = value
-        if (credentials) bag['access-control-allow-credentials'] = 'true'
+        scope.header('access-control-allow-origin', value)
+        if (credentials) scope.header('access-control-allow-credentials', 'true')
         return empty(c, 204, preflightHeaders)
       }
 
       if (value !== undefined) {
-        bag['access-control-allow-origin'] = value
-        if (credentials) bag['access-control-allow-credentials'] = 'true'
-        if (exposed) bag['access-control-expose-headers'] = exposed
+        scope.header('access-control-allow-origin', value)
+        if (credentials) scope.header('access-control-allow-credentials', 'true')
+        if (exposed) scope.header('access-control-expose-headers', exposed)
       }
     },
-  }
+  })
 }

@@ -2,42 +2,47 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { describe, it } from 'node:test'
-import { Hono } from 'hono'
+import type { Hono } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import { Registry } from 'prom-client'
 import type { AppEnv } from '../../env.ts'
-import { json } from '../../http/response.ts'
-import { notFound, recovery } from '../recovery/index.ts'
+import { defineMiddleware, json } from '../../pipeline/index.ts'
+import { notFound as notFoundWith, recovery } from '../recovery/index.ts'
 import { memoryLogger } from '../../../test/helpers/app.ts'
-import { responseHeaders } from '../response-headers/index.ts'
+import { appWith, FORMS, type Form } from '../../../test/helpers/forms.ts'
 import { metrics } from './index.ts'
 
 const PROMTOOL = '/usr/bin/promtool'
 
-function tinyApp() {
+/** Refuses requests with `x-deny` before the handler, as authentication would. */
+const deny = defineMiddleware({
+  name: 'deny',
+  before: (c) => (c.req.header('x-deny') ? json(c, { denied: true }, 401) : undefined),
+})
+
+function makeTinyApp(form: Form) {
   const registry = new Registry()
   const { logger } = memoryLogger()
   const prometheus = metrics({ registry })
-  const app = new Hono<AppEnv>()
-  app.use(responseHeaders())
-  app.use(prometheus.middleware)
-  app.use('/api/*', async (c, next) => {
-    if (c.req.header('x-deny')) return json(c, { denied: true }, 401)
-    await next()
-  })
-  app.get('/metrics', prometheus.handler)
-  app.get('/api/v1/conversations/:id', (c) => json(c, { id: c.req.param('id') }))
-  app.post('/api/v1/conversations', (c) => json(c, { ok: true }, 201))
-  app.get('/api/v1/boom', () => {
-    throw new Error('kaboom')
-  })
-  app.get('/api/v1/stream', (c) =>
-    streamSSE(c, async (stream) => {
-      for (let i = 0; i < 3; i++) await stream.writeSSE({ data: String(i) })
-    }),
+  const app = appWith(
+    form,
+    [prometheus.middleware, { middleware: deny, placement: { under: '/api' } }],
+    (app) => {
+      app.get('/metrics', prometheus.handler)
+      app.get('/api/v1/conversations/:id', (c) => json(c, { id: c.req.param('id') }))
+      app.post('/api/v1/conversations', (c) => c.json({ ok: true }, 201))
+      app.get('/api/v1/boom', () => {
+        throw new Error('kaboom')
+      })
+      app.get('/api/v1/stream', (c) =>
+        streamSSE(c, async (stream) => {
+          for (let i = 0; i < 3; i++) await stream.writeSSE({ data: String(i) })
+        }),
+      )
+    },
+    { onError: recovery({ logger }) },
   )
-  app.onError(recovery({ logger }))
-  app.notFound(notFound(app))
+  if (form === 'app.use') app.notFound(notFoundWith(app))
   return { app, registry }
 }
 
@@ -50,7 +55,8 @@ function seriesOf(text: string, name: string): string[] {
   return text.split('\n').filter((line) => line.startsWith(`${name}{`))
 }
 
-describe('metrics middleware', () => {
+for (const form of FORMS) describe(`metrics middleware (${form})`, () => {
+  const tinyApp = () => makeTinyApp(form)
   it('labels by route template, never the raw path', async () => {
     const { app } = tinyApp()
     for (const id of ['a1', 'b2', 'c3']) await (await app.request(`/api/v1/conversations/${id}`)).text()

@@ -1,13 +1,8 @@
 import { prometheus } from '@hono/prometheus'
-import type { Context, MiddlewareHandler } from 'hono'
-import { Counter, Histogram, type Registry } from 'prom-client'
+import type { Context } from 'hono'
+import { Histogram, type Counter, type Registry } from 'prom-client'
 import type { AppEnv } from '../../env.ts'
-import { isSent } from '../../http/request-state.ts'
-import { send } from '../../http/response.ts'
-import { markStart, onResponseEnd, respondedAt, startedAt } from '../../observability/response-end.ts'
-import { routeTemplate } from '../../observability/route.ts'
-import { asMiddleware, type Stage } from '../pipeline/index.ts'
-import { bindCounter, bindHistogram, type CounterSeries, type HistogramSeries } from './series.ts'
+import { defineMiddleware, send, type StageMiddleware } from '../../pipeline/index.ts'
 
 export interface MetricsOptions {
   /** The injected registry every metric is registered on and `/metrics` prints. */
@@ -18,58 +13,51 @@ export interface MetricsOptions {
 
 export interface Metrics {
   /** Counts and times every request; streams are also timed to their end. */
-  stage: Stage
-  /** The stage as a Hono middleware. */
-  middleware: MiddlewareHandler<AppEnv>
+  middleware: StageMiddleware
   /** Serves the registry in the Prometheus text format with the registry's content type. */
   handler: (c: Context<AppEnv>) => Promise<Response>
+}
+
+/** The standard methods and each one's place in a series key; any other method is `OTHER`, 7. */
+const METHOD_INDEX = new Map(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'].map((method, index) => [method, index]))
+const OTHER_INDEX = 7
+
+interface RequestSeries {
+  requests: { inc: () => void }
+  duration: { observe: (value: number) => void }
 }
 
 /**
  * `http_requests_total` and `http_request_duration_seconds` by method, status, ok and route, as
  * `@hono/prometheus` defines them, on the injected registry. The route is the endpoint's template
- * (`unmatched` when there is none) — not `c.req.routePath`, which names the last handler that ran
- * (`/*` for a 404, `/api/*` for a 401) — and methods outside the standard set count as `OTHER`.
+ * (`unmatched` when there is none), never the raw path, and methods outside the standard set count as
+ * `OTHER`, so a client cannot mint series.
  *
- * The request timer stops when `next()` returns, i.e. when a stream's headers are ready; so streaming
- * responses (SSE, chunked) are also observed in `http_stream_duration_seconds{method,route}` when the
- * stream ends or the client leaves.
+ * The request timer stops when the response exists, i.e. when a stream's headers are ready; so
+ * streaming responses (SSE, chunked) are also observed in `http_stream_duration_seconds{method,route}`
+ * when the stream ends or the client leaves.
+ *
+ * Recording goes through prom-client's label children, cached once per (route, status, method): the
+ * `@hono/prometheus` middleware builds and hashes a fresh label object on every request.
  */
-/** The standard methods and each one's place in a series key; any other method is `OTHER`, 7. */
-const METHOD_INDEX = new Map(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'].map((method, index) => [method, index]))
-const OTHER_INDEX = 7
-
 export function metrics(options: MetricsOptions): Metrics {
   const { registry } = options
-  // Only the definitions are used (see below); the `route` label is our template, not `c.req.routePath`.
-  const routeLabel = (c: Context) => routeTemplate(c, c.res.status)
-  prometheus({
-    registry,
-    metricOptions: {
-      requestsTotal: { customLabels: { route: routeLabel } },
-      requestDuration: { customLabels: { route: routeLabel } },
-    },
-  })
-  // @hono/prometheus defines the standard metrics (names, help, buckets, labels) on our registry. We
-  // record into them through series bound once per (method, status, route): its own middleware
-  // builds and hashes fresh label objects on every request, about 6 µs on this machine, and even
-  // prom-client's label children hash and validate on every call (see series.ts).
+  // Only the definitions (names, help, buckets, labels) are taken from @hono/prometheus.
+  prometheus({ registry })
   const requestsTotal = registry.getSingleMetric('http_requests_total') as Counter
   const requestDuration = registry.getSingleMetric('http_request_duration_seconds') as Histogram
-  // By route, then by status and method as one number: no key string to build and hash per request.
-  const children = new Map<string, Map<number, { requests: CounterSeries; duration: HistogramSeries }>>()
-  const record = (method: string, methodIndex: number, status: number, route: string, seconds: number) => {
+  const children = new Map<string, Map<number, RequestSeries>>()
+  const seriesFor = (method: string, methodIndex: number, status: number, route: string): RequestSeries => {
     let byRoute = children.get(route)
     if (byRoute === undefined) children.set(route, (byRoute = new Map()))
     const key = status * 8 + methodIndex
     let child = byRoute.get(key)
     if (child === undefined) {
       const labels = { method, status: String(status), ok: String(status >= 200 && status < 300), route }
-      child = { requests: bindCounter(requestsTotal, labels), duration: bindHistogram(requestDuration, labels) }
+      child = { requests: requestsTotal.labels(labels), duration: requestDuration.labels(labels) }
       byRoute.set(key, child)
     }
-    child.requests.inc()
-    child.duration.observe(seconds)
+    return child
   }
   const streamDuration = new Histogram({
     name: 'http_stream_duration_seconds',
@@ -78,37 +66,33 @@ export function metrics(options: MetricsOptions): Metrics {
     buckets: options.streamBuckets ?? [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
     registers: [registry],
   })
-  // Bound as the request series are: by route, then method and `aborted` as one number.
-  const streamChildren = new Map<string, Map<number, HistogramSeries>>()
-  const recordStream = (method: string, methodIndex: number, route: string, aborted: boolean, seconds: number) => {
-    let byRoute = streamChildren.get(route)
-    if (byRoute === undefined) streamChildren.set(route, (byRoute = new Map()))
-    const key = methodIndex * 2 + (aborted ? 1 : 0)
-    let child = byRoute.get(key)
-    if (child === undefined) byRoute.set(key, (child = bindHistogram(streamDuration, { method, route, aborted: String(aborted) })))
-    child.observe(seconds)
+  const streamChildren = new Map<string, { observe: (value: number) => void }>()
+  const streamSeries = (method: string, route: string, aborted: boolean) => {
+    const key = `${method} ${aborted ? 1 : 0} ${route}`
+    let child = streamChildren.get(key)
+    if (child === undefined) streamChildren.set(key, (child = streamDuration.labels({ method, route, aborted: String(aborted) })))
+    return child
   }
 
-  const stage: Stage = {
+  const middleware = defineMiddleware({
     name: 'metrics',
-    before: markStart,
-    // Errors never reach here as throws: the pipeline (or Hono's compose) has made them responses.
-    after: (c) => {
-      const started = startedAt(c)
+    observer: true,
+    after: (c, scope) => {
       const status = c.res.status
-      // Methods outside the standard set share one label, so a client cannot mint series.
       const methodIndex = METHOD_INDEX.get(c.req.method) ?? OTHER_INDEX
       const method = methodIndex === OTHER_INDEX ? 'OTHER' : c.req.method
-      const route = routeTemplate(c, status)
-      record(method, methodIndex, status, route, (respondedAt(c) - started) / 1000)
-      // A response `send()` built has its whole body already: nothing streams.
-      if (isSent(c)) return
-      onResponseEnd(c, (end) => {
-        if (end.streamed) recordStream(method, methodIndex, route, end.aborted, (end.endedAt - started) / 1000)
+      const route = scope.template(c)
+      const series = seriesFor(method, methodIndex, status, route)
+      series.requests.inc()
+      series.duration.observe((scope.responded() - scope.startedAt) / 1000)
+      // A response built with the gathered headers has its whole body already: nothing streams.
+      if (c.res === scope.sent) return
+      scope.onEnd(function streamMetrics(end) {
+        if (end.streamed) streamSeries(method, route, end.aborted).observe((end.endedAt - scope.startedAt) / 1000)
       })
     },
-  }
-  return { stage, middleware: asMiddleware(stage), handler: metricsHandler(registry) }
+  })
+  return { middleware, handler: metricsHandler(registry) }
 }
 
 /**

@@ -44,3 +44,10 @@ export function clientAddress(peer: string | undefined, forwardedFor: string | n
   }
   return peerAddress.toString()
 }
+
+/** Whether the socket peer is one of the trusted proxies, whose forwarding headers are believed. */
+export function isTrustedPeer(peer: string | undefined, trusted: Range[]): boolean {
+  if (!peer || trusted.length === 0) return false
+  const address = normalise(peer)
+  return address !== null && isTrusted(address, trusted)
+}

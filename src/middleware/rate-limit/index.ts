@@ -1,11 +1,10 @@
-import type { Context, MiddlewareHandler } from 'hono'
+import type { Context } from 'hono'
 import type { AppEnv, Principal } from '../../env.ts'
-import { requestState } from '../../http/request-state.ts'
 import { problems } from '../../kernel/problem.ts'
+import { defineMiddleware, type RequestScope, type StageMiddleware } from '../../pipeline/index.ts'
 import type { Authenticator } from '../auth/authenticator.ts'
 import type { BucketSpec, BucketStore, TakeResult } from './bucket-store.ts'
 import { clientAddress, parseRanges } from './client-address.ts'
-import { asMiddleware, type Stage } from '../pipeline/index.ts'
 
 export { MemoryBucketStore, type BucketSpec, type BucketStore, type TakeResult } from './bucket-store.ts'
 export { clientAddress, parseRanges } from './client-address.ts'
@@ -30,30 +29,25 @@ export interface RateLimitOptions {
  * `X-RateLimit-Limit` (bucket capacity), `X-RateLimit-Remaining` and `X-RateLimit-Reset` (unix seconds
  * when the bucket is full again); a 429 adds `Retry-After`.
  */
-export function rateLimit(options: RateLimitOptions): MiddlewareHandler<AppEnv> {
-  return asMiddleware(rateLimitStage(options))
-}
-
-export function rateLimitStage(options: RateLimitOptions): Stage {
+export function rateLimit(options: RateLimitOptions): StageMiddleware {
   const { store, client, global, authenticator, peerAddress } = options
   const trusted = parseRanges(options.trustedProxies ?? [])
   const exempt = new Set(options.exemptPaths ?? [])
   const limit = String(client.capacity)
 
-  const limitClient = (c: Context<AppEnv>, principal: Principal | null): void | Promise<void> => {
+  const limitClient = (c: Context<AppEnv>, scope: RequestScope, principal: Principal | null): void | Promise<void> => {
     // The key is verified here already: authentication, which runs later, takes the principal as is.
     if (principal) c.set('user', principal)
     const key = principal
       ? `u:${principal.id}`
       : `ip:${clientAddress(peerAddress(c), c.req.raw.headers.get('x-forwarded-for'), trusted)}`
     const taken = store.take(key, client)
-    return taken instanceof Promise ? taken.then((result) => admitClient(c, result)) : admitClient(c, taken)
+    return taken instanceof Promise ? taken.then((result) => admitClient(scope, result)) : admitClient(scope, taken)
   }
-  const admitClient = (c: Context<AppEnv>, perClient: TakeResult): void | Promise<void> => {
-    const bag = requestState(c).headers
-    bag['x-ratelimit-limit'] = limit
-    bag['x-ratelimit-remaining'] = String(perClient.remaining)
-    bag['x-ratelimit-reset'] = String(Math.ceil((perClient.at + perClient.resetMs) / 1000))
+  const admitClient = (scope: RequestScope, perClient: TakeResult): void | Promise<void> => {
+    scope.header('x-ratelimit-limit', limit)
+    scope.header('x-ratelimit-remaining', String(perClient.remaining))
+    scope.header('x-ratelimit-reset', String(Math.ceil((perClient.at + perClient.resetMs) / 1000)))
     if (!perClient.allowed) throw problems.tooManyRequests(Math.max(1, Math.ceil(perClient.retryAfterMs / 1000)))
     const takenGlobal = store.take('global', global)
     return takenGlobal instanceof Promise ? takenGlobal.then(admitGlobally) : admitGlobally(takenGlobal)
@@ -62,16 +56,16 @@ export function rateLimitStage(options: RateLimitOptions): Stage {
     if (!shared.allowed) throw problems.tooManyRequests(Math.max(1, Math.ceil(shared.retryAfterMs / 1000)))
   }
 
-  return {
+  return defineMiddleware({
     name: 'rateLimit',
     // Synchronous while the key is cached and the store answers at once (the in-memory one): a
     // promise only where there is real waiting.
-    before: (c) => {
+    before: (c, scope) => {
       if (exempt.has(c.req.path)) return
       const authorization = c.req.raw.headers.get('authorization')
       const known = authenticator.cached(authorization)
-      if (known !== undefined) return limitClient(c, known)
-      return authenticator.verify(authorization).then((principal) => limitClient(c, principal))
+      if (known !== undefined) return limitClient(c, scope, known)
+      return authenticator.verify(authorization).then((principal) => limitClient(c, scope, principal))
     },
-  }
+  })
 }

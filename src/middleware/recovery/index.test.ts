@@ -5,9 +5,8 @@ import { HTTPException } from 'hono/http-exception'
 import { memoryLogger, testApp } from '../../../test/helpers/app.ts'
 import type { AppEnv } from '../../env.ts'
 import { problems } from '../../kernel/problem.ts'
-import { json } from '../../http/response.ts'
+import { json } from '../../pipeline/index.ts'
 import { requestId } from '../request-id/index.ts'
-import { responseHeaders } from '../response-headers/index.ts'
 import { notFound, recovery } from './index.ts'
 
 const SECRET = 'database password is hunter2'
@@ -63,7 +62,7 @@ describe('recovery', () => {
   it('does not log client errors as failures', async () => {
     const app = new Hono<AppEnv>()
     const { logger, lines } = memoryLogger()
-    app.use(responseHeaders(), requestId())
+    app.use(requestId())
     app.get('/missing', () => {
       throw problems.notFound('no such thing')
     })
@@ -76,7 +75,7 @@ describe('recovery', () => {
 
   it("maps Hono's HTTPException to a problem, keeping 4xx messages and hiding 5xx ones", async () => {
     const app = new Hono<AppEnv>()
-    app.use(responseHeaders(), requestId())
+    app.use(requestId())
     app.get('/teapot', () => {
       throw new HTTPException(400, { message: 'bad thing' })
     })
@@ -94,7 +93,7 @@ describe('recovery', () => {
 
   it('answers 405 with Allow for a known path and a wrong method, 404 otherwise', async () => {
     const app = new Hono<AppEnv>()
-    app.use(responseHeaders(), requestId())
+    app.use(requestId())
     app.get('/things/:id', (c) => json(c, { id: c.req.param('id') }))
     app.post('/things/:id', (c) => json(c, { id: c.req.param('id') }))
     app.notFound(notFound(app))

@@ -2,7 +2,8 @@ import type { Context, ErrorHandler, Hono, NotFoundHandler } from 'hono'
 import { PatternRouter } from 'hono/router/pattern-router'
 import type { Logger } from 'pino'
 import type { AppEnv } from '../../env.ts'
-import { problemResponse, toProblem } from '../../errors/problem.ts'
+import { toProblem } from '../../errors/problem.ts'
+import { problem as problemResponse } from '../../pipeline/index.ts'
 import { HttpProblem } from '../../kernel/problem.ts'
 
 export interface RecoveryOptions {

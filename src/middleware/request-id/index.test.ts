@@ -3,17 +3,19 @@ import { describe, it } from 'node:test'
 import { Hono } from 'hono'
 import { AUTH, testApp } from '../../../test/helpers/app.ts'
 import type { AppEnv } from '../../env.ts'
-import { json } from '../../http/response.ts'
-import { responseHeaders } from '../response-headers/index.ts'
+import { json } from '../../pipeline/index.ts'
+import { appWith, FORMS, type Form } from '../../../test/helpers/forms.ts'
 import { requestId } from './index.ts'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
-function idApp(options?: Parameters<typeof requestId>[0]) {
-  const app = new Hono<AppEnv>()
-  app.use(responseHeaders(), requestId(options))
-  app.get('/', (c) => json(c, { id: c.var.requestId }))
-  return app
+function idApp(form: Form, options?: Parameters<typeof requestId>[0]) {
+  return appWith(form, [requestId(options)], (app) => {
+    app.get('/', (c) => json(c, { id: c.var.requestId }))
+    // A plain Hono handler gets the header too.
+    app.get('/plain', (c) => c.json({ id: c.var.requestId }))
+    app.get('/raw', (c) => new Response(c.var.requestId))
+  })
 }
 
 async function idOf(app: Hono<AppEnv>, inbound?: string) {
@@ -23,14 +25,24 @@ async function idOf(app: Hono<AppEnv>, inbound?: string) {
   return body.id as string
 }
 
-describe('requestId', () => {
+for (const form of FORMS) describe(`requestId (${form})`, () => {
+  it('echoes the id on plain c.json() and new Response() answers too', async () => {
+    const app = idApp(form)
+    const plain = await app.request('/plain', { headers: { 'x-request-id': 'plain-1' } })
+    assert.equal(plain.headers.get('x-request-id'), 'plain-1')
+    assert.deepEqual(await plain.json(), { id: 'plain-1' })
+    const raw = await app.request('/raw')
+    assert.match(raw.headers.get('x-request-id') ?? '', UUID)
+    assert.equal(await raw.text(), raw.headers.get('x-request-id'))
+  })
+
   it('accepts a well-formed inbound id of up to 128 characters of [A-Za-z0-9._-]', async () => {
-    const app = idApp()
+    const app = idApp(form)
     for (const id of ['abc-123', 'A.b_C-9', 'x'.repeat(128), '0']) assert.equal(await idOf(app, id), id)
   })
 
   it('replaces a missing, malformed or over-long inbound id with a generated one', async () => {
-    const app = idApp()
+    const app = idApp(form)
     assert.match(await idOf(app), UUID)
     for (const bad of ['x'.repeat(129), 'has space', 'semi;colon', 'new\\nline', '<script>', 'ünïcode', 'a/b', '']) {
       const id = await idOf(app, bad)
@@ -40,18 +52,20 @@ describe('requestId', () => {
   })
 
   it('generates a different id per request', async () => {
-    const app = idApp()
+    const app = idApp(form)
     assert.notEqual(await idOf(app), await idOf(app))
   })
 
   it('uses the injected generator and header name', async () => {
-    const app = idApp({ headerName: 'X-Correlation-ID', generate: () => 'fixed-id' })
+    const app = idApp(form, { headerName: 'X-Correlation-ID', generate: () => 'fixed-id' })
     const res = await app.request('/')
     assert.equal(res.headers.get('x-correlation-id'), 'fixed-id')
     const echoed = await app.request('/', { headers: { 'x-correlation-id': 'given' } })
     assert.equal(echoed.headers.get('x-correlation-id'), 'given')
   })
+})
 
+describe('requestId in the app', () => {
   it('is echoed on success and on every error response of the whole app (401, 404, 405, 413, 429, 500)', async () => {
     const routes = new Hono<AppEnv>().get('/api/v1/boom', () => {
       throw new Error('boom')

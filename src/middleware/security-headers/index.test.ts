@@ -3,7 +3,8 @@ import { describe, it } from 'node:test'
 import type { MiddlewareHandler } from 'hono'
 import type { AppEnv } from '../../env.ts'
 import { AUTH, testApp } from '../../../test/helpers/app.ts'
-import { buildDocumentHeaders, buildSecurityHeaders } from './index.ts'
+import { appWith, FORMS } from '../../../test/helpers/forms.ts'
+import { buildDocumentHeaders, buildSecurityHeaders, securityHeaders, type SecurityHeadersOptions } from './index.ts'
 
 /** A static file handler with one page, as the runtimes' `serveStatic` behaves: a miss calls `next`. */
 const onePage: MiddlewareHandler<AppEnv> = async (c, next) => {
@@ -17,7 +18,8 @@ describe('securityHeaders', () => {
   it('sends every OWASP header on every response, and no X-XSS-Protection', async () => {
     const { app } = await testApp({ deps: { serveStatic: onePage } })
     for (const [path, init] of [['/live', {}], ['/api/v1/me', { headers: AUTH.alice }], ['/api/v1/me', {}], ['/nope', {}], ['/page.html', {}]] as const) {
-      const res = await app.request(path, init)
+      // Over TLS: HSTS belongs only there.
+      const res = await app.request(`https://localhost${path}`, init)
       assert.equal(res.headers.get('x-content-type-options'), 'nosniff', path)
       assert.equal(res.headers.get('x-frame-options'), 'DENY')
       assert.equal(res.headers.get('referrer-policy'), 'strict-origin-when-cross-origin')
@@ -75,7 +77,7 @@ describe('securityHeaders', () => {
         SECURITY_REFERRER_POLICY: 'no-referrer',
       },
     })
-    const res = await app.request('/live')
+    const res = await app.request('https://localhost/live')
     assert.equal(res.headers.get('strict-transport-security'), 'max-age=3600; preload')
     assert.equal(res.headers.get('content-security-policy'), "frame-ancestors 'none'")
     assert.equal(res.headers.get('referrer-policy'), 'no-referrer')
@@ -86,10 +88,29 @@ describe('securityHeaders', () => {
   it('sends no HSTS when disabled and no CSP when empty', async () => {
     const { app } = await testApp({ deps: { serveStatic: onePage }, env: { SECURITY_HSTS_ENABLED: 'false', SECURITY_CSP: '', SECURITY_API_CSP: '' } })
     for (const path of ['/live', '/page.html']) {
-      const res = await app.request(path)
+      const res = await app.request(`https://localhost${path}`)
       assert.equal(res.headers.get('strict-transport-security'), null, path)
       assert.equal(res.headers.get('content-security-policy'), null, path)
       assert.equal(res.headers.get('x-content-type-options'), 'nosniff', path)
+    }
+  })
+
+  it('sends HSTS only over TLS or from a trusted proxy saying X-Forwarded-Proto: https (RFC 6797 §7.2)', async () => {
+    const proxied = { 'x-forwarded-proto': 'https' }
+    const direct = await testApp({ deps: { serveStatic: onePage } })
+    for (const path of ['/live', '/page.html', '/nope']) {
+      assert.equal((await direct.app.request(path)).headers.get('strict-transport-security'), null, `plain HTTP ${path}`)
+      assert.equal((await direct.app.request(path, { headers: proxied })).headers.get('strict-transport-security'), null, `untrusted peer ${path}`)
+      assert.ok((await direct.app.request(`https://localhost${path}`)).headers.get('strict-transport-security'), `TLS ${path}`)
+    }
+    const behindProxy = await testApp({ deps: { serveStatic: onePage, peerAddress: () => '10.1.2.3' }, env: { TRUSTED_PROXIES: '10.0.0.0/8' } })
+    for (const path of ['/live', '/page.html']) {
+      const res = await behindProxy.app.request(path, { headers: proxied })
+      assert.equal(res.headers.get('strict-transport-security'), 'max-age=31536000; includeSubDomains', path)
+      assert.equal((await behindProxy.app.request(path)).headers.get('strict-transport-security'), null, `no X-Forwarded-Proto ${path}`)
+      // The proxy's own word is the last entry; a client's prepended `https` does not count.
+      const spoofed = await behindProxy.app.request(path, { headers: { 'x-forwarded-proto': 'https, http' } })
+      assert.equal(spoofed.headers.get('strict-transport-security'), null, `spoofed ${path}`)
     }
   })
 
@@ -112,3 +133,29 @@ describe('securityHeaders', () => {
     assert.equal(page['strict-transport-security'], api['strict-transport-security'])
   })
 })
+
+const OPTIONS: SecurityHeadersOptions = {
+  hsts: { enabled: true, max_age: 3_600_000, include_subdomains: false, preload: false },
+  csp: "default-src 'self'",
+  api_csp: "default-src 'none'",
+  referrer_policy: 'no-referrer',
+  permissions_policy: 'camera=()',
+}
+
+for (const form of FORMS) {
+  describe(`securityHeaders (${form})`, () => {
+    it("puts the API set on a plain c.json() answer, under the handler's own Cache-Control", async () => {
+      const app = appWith(form, [securityHeaders(OPTIONS)], (app) => {
+        app.get('/json', (c) => c.json({ ok: true }))
+        app.get('/cached', (c) => c.json({ ok: true }, 200, { 'cache-control': 'max-age=60' }))
+      })
+      const res = await app.request('https://localhost/json')
+      assert.equal(res.headers.get('content-security-policy'), "default-src 'none'")
+      assert.equal(res.headers.get('cache-control'), 'no-store')
+      assert.equal(res.headers.get('x-frame-options'), 'DENY')
+      assert.equal(res.headers.get('strict-transport-security'), 'max-age=3600')
+      assert.equal((await app.request('/json')).headers.get('strict-transport-security'), null)
+      assert.equal((await app.request('/cached')).headers.get('cache-control'), 'max-age=60')
+    })
+  })
+}

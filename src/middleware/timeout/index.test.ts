@@ -1,110 +1,134 @@
 import assert from 'node:assert/strict'
-import { afterEach, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { Hono } from 'hono'
-import { AUTH, memoryLogger, testApp } from '../../../test/helpers/app.ts'
+import { AUTH, testApp } from '../../../test/helpers/app.ts'
+import { appWith, FORMS, type Form } from '../../../test/helpers/forms.ts'
 import type { AppEnv } from '../../env.ts'
-import { json } from '../../http/response.ts'
-import { recovery } from '../recovery/index.ts'
+import { ManualClock } from '../../kernel/clock.ts'
+import { json } from '../../pipeline/index.ts'
 import { requestId } from '../request-id/index.ts'
-import { responseHeaders } from '../response-headers/index.ts'
 import { timeout } from './index.ts'
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-function timedApp(ms = 20) {
-  const app = new Hono<AppEnv>()
-  app.use(responseHeaders(), requestId(), timeout({ ms, exempt: (path) => path.endsWith('/stream') }))
-  app.get('/fast', (c) => json(c, { ok: true }))
-  app.get('/slow', async (c) => {
-    await sleep(ms * 4)
-    return json(c, { ok: true })
-  })
-  app.get('/chat/stream', async (c) => {
-    await sleep(ms * 4)
-    return json(c, { streamed: true })
-  })
-  app.get('/boom', async () => {
-    throw new Error('handler failed')
-  })
-  app.onError(recovery({ logger: memoryLogger().logger }))
-  return app
+/** A handler that answers only when the test lets it. */
+function gate() {
+  let open!: () => void
+  const opened = new Promise<void>((resolve) => (open = resolve))
+  return { opened, open }
 }
 
-describe('timeout', () => {
-  const realSetTimeout = globalThis.setTimeout
-  const realClearTimeout = globalThis.clearTimeout
-  afterEach(() => {
-    globalThis.setTimeout = realSetTimeout
-    globalThis.clearTimeout = realClearTimeout
+function timedApp(form: Form, clock: ManualClock, ms = 1000) {
+  const slow = gate()
+  const app = appWith(form, [requestId(), { middleware: timeout({ ms, clock }), placement: { except: (path) => path.endsWith('/stream') } }], (app) => {
+    app.get('/fast', (c) => json(c, { ok: true }))
+    app.get('/async', async (c) => c.json({ ok: true }))
+    app.get('/slow', async (c) => {
+      await slow.opened
+      return c.json({ ok: true })
+    })
+    app.get('/boom', async () => {
+      throw new Error('handler failed')
+    })
   })
+  return { app, slow }
+}
 
-  it('answers 504 with the request id when the handler is over budget', async () => {
-    const res = await timedApp().request('/slow', { headers: { 'x-request-id': 'slow-1' } })
-    assert.equal(res.status, 504)
-    assert.equal(res.headers.get('content-type'), 'application/problem+json')
-    assert.equal(res.headers.get('x-request-id'), 'slow-1')
-    const body = await res.json()
-    assert.equal(body.status, 504)
-    assert.equal(body.title, 'Gateway Timeout')
-    assert.equal(body.request_id, 'slow-1')
+for (const form of FORMS) {
+  describe(`timeout (${form})`, () => {
+    it('answers 504 with the request id when the handler is over budget', async () => {
+      const clock = new ManualClock()
+      const { app, slow } = timedApp(form, clock)
+      const pending = app.request('/slow', { headers: { 'x-request-id': 'slow-1' } })
+      await clock.advance(1100)
+      const res = await pending
+      slow.open()
+      assert.equal(res.status, 504)
+      assert.equal(res.headers.get('content-type'), 'application/problem+json')
+      assert.equal(res.headers.get('x-request-id'), 'slow-1')
+      const body = await res.json()
+      assert.equal(body.status, 504)
+      assert.equal(body.title, 'Gateway Timeout')
+      assert.equal(body.request_id, 'slow-1')
+    })
+
+    it('lets a handler that answers within the budget through', async () => {
+      const clock = new ManualClock()
+      const { app, slow } = timedApp(form, clock)
+      const pending = app.request('/slow')
+      await clock.advance(900)
+      slow.open()
+      assert.equal((await pending).status, 200)
+      assert.equal((await app.request('/async')).status, 200)
+    })
+
+    it('passes fast responses through with one shared timer, gone once nothing is pending', async () => {
+      const clock = new ManualClock()
+      const { app } = timedApp(form, clock, 10_000)
+      for (let i = 0; i < 20; i++) assert.equal((await app.request('/async')).status, 200)
+      assert.equal(clock.pending, 1, 'twenty requests shared one sweep timer')
+      await clock.advance(10_000)
+      assert.equal(clock.pending, 0, 'the sweep stops when the list is empty')
+    })
+
+    it('times out each of several overlapping requests on its own deadline', async () => {
+      const clock = new ManualClock()
+      const { app, slow } = timedApp(form, clock, 1000)
+      const first = app.request('/slow')
+      await clock.advance(500)
+      const second = app.request('/slow')
+      await clock.advance(600)
+      assert.equal((await first).status, 504)
+      let secondDone = false
+      void Promise.resolve(second).then(() => (secondDone = true))
+      await clock.advance(0)
+      assert.equal(secondDone, false, 'the later request keeps its own budget')
+      await clock.advance(500)
+      assert.equal((await second).status, 504)
+      slow.open()
+    })
+
+    it('lets a handler error through as itself, not as a timeout', async () => {
+      const { app } = timedApp(form, new ManualClock())
+      const res = await app.request('/boom')
+      assert.equal(res.status, 500)
+    })
   })
+}
 
-  it('does not bound exempt (streaming) paths', async () => {
-    const res = await timedApp().request('/chat/stream')
-    assert.equal(res.status, 200)
-    assert.deepEqual(await res.json(), { streamed: true })
-  })
-
-  it('passes fast responses through with one shared timer that never holds the process open', async () => {
-    const timers: { unref: boolean }[] = []
-    globalThis.setTimeout = ((fn: () => void, ms?: number) => {
-      const handle = realSetTimeout(fn, ms)
-      const record = { unref: false }
-      timers.push(record)
-      const unref = handle.unref.bind(handle)
-      handle.unref = () => {
-        record.unref = true
-        return unref()
-      }
-      return handle
-    }) as typeof setTimeout
-    const app = timedApp(10_000)
-    for (let i = 0; i < 20; i++) assert.equal((await app.request('/fast')).status, 200)
-    assert.equal(timers.length, 1, 'twenty requests shared one sweep timer')
-    assert.ok(timers.every((timer) => timer.unref), 'the sweep timer is unref-ed')
-  })
-
-  it('times out each of several overlapping requests on its own deadline, fast ones unaffected', async () => {
-    const app = timedApp(40)
-    const started = Date.now()
-    const first = app.request('/slow')
-    await sleep(15)
-    const fast = await app.request('/fast')
-    assert.equal(fast.status, 200)
-    const second = app.request('/slow')
-    const [a, b] = await Promise.all([first, second])
-    assert.equal(a.status, 504)
-    assert.equal(b.status, 504)
-    // The second started ~15 ms later; it must not have been cut at the first one's deadline.
-    assert.ok(Date.now() - started >= 40 + 15, 'the later request kept its own budget')
-  })
-
-  it('lets a handler error through as itself, not as a timeout', async () => {
-    const res = await timedApp().request('/boom')
-    assert.equal(res.status, 500)
-  })
-
-  it('applies REQUEST_TIMEOUT to /api routes of the whole app', async () => {
-    let release!: () => void
-    const held = new Promise<void>((resolve) => (release = resolve))
+describe('timeout in the app', () => {
+  it('applies REQUEST_TIMEOUT to /api routes', async () => {
+    const clock = new ManualClock()
+    const held = gate()
+    const entered = gate()
     const routes = new Hono<AppEnv>().get('/api/v1/held', async (c) => {
-      await held
+      entered.open()
+      await held.opened
       return json(c, { late: true })
     })
-    const { app } = await testApp({ env: { REQUEST_TIMEOUT: '20ms' }, routes })
-    const res = await app.request('/api/v1/held', { headers: AUTH.alice })
-    release()
+    const { app } = await testApp({ env: { REQUEST_TIMEOUT: '20ms' }, routes, deps: { clock } })
+    const pending = app.request('/api/v1/held', { headers: AUTH.alice })
+    // Authentication hashes the key first (real crypto, not a microtask).
+    await entered.opened
+    await clock.advance(100)
+    const res = await pending
+    held.open()
     assert.equal(res.status, 504)
     assert.equal((await res.json()).request_id, res.headers.get('x-request-id'))
+  })
+
+  it('leaves streaming routes to their own budgets', async () => {
+    const clock = new ManualClock()
+    const held = gate()
+    const entered = gate()
+    const routes = new Hono<AppEnv>().get('/api/v1/held/stream', async (c) => {
+      entered.open()
+      await held.opened
+      return json(c, { streamed: true })
+    })
+    const { app } = await testApp({ env: { REQUEST_TIMEOUT: '20ms' }, routes, deps: { clock } })
+    const pending = app.request('/api/v1/held/stream', { headers: AUTH.alice })
+    await entered.opened
+    await clock.advance(100)
+    held.open()
+    assert.equal((await pending).status, 200)
   })
 })

@@ -8,9 +8,8 @@ import { Hono } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import { memoryLogger } from '../../../test/helpers/app.ts'
 import type { AppEnv } from '../../env.ts'
-import { json } from '../../http/response.ts'
+import { json } from '../../pipeline/index.ts'
 import { notFound, recovery } from '../recovery/index.ts'
-import { responseHeaders } from '../response-headers/index.ts'
 import { tracing } from './index.ts'
 
 const PARENT_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736'
@@ -21,7 +20,6 @@ function tinyApp(tracer = trace.getTracer('test')) {
   const { logger } = memoryLogger()
   const seen: { traceId?: string; activeSpanId?: string; injected?: string } = {}
   const app = new Hono<AppEnv>()
-  app.use(responseHeaders())
   app.use(tracing({ tracer }))
   app.get('/api/v1/conversations/:id', async (c) => {
     // Downstream code sees the server span as active and can propagate it.

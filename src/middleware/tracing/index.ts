@@ -10,11 +10,9 @@ import {
   type TextMapGetter,
   type Tracer,
 } from '@opentelemetry/api'
-import type { Context, MiddlewareHandler } from 'hono'
+import type { Context } from 'hono'
 import type { AppEnv } from '../../env.ts'
-import { onResponseEnd } from '../../observability/response-end.ts'
-import { routeTemplate } from '../../observability/route.ts'
-import { asMiddleware, type Stage } from '../pipeline/index.ts'
+import { defineMiddleware, type StageMiddleware } from '../../pipeline/index.ts'
 
 export interface TracingOptions {
   /** From `@opentelemetry/api` (`trace.getTracer(...)`); any SDK is registered by the entrypoint. */
@@ -47,16 +45,13 @@ function isRecordingTracer(tracer: Tracer): boolean {
  * Without an SDK (the API's no-op tracer, decided on the first request) it only reads the trace id of
  * an inbound `traceparent`, so logs still correlate with the caller's trace.
  */
-export function tracing(options: TracingOptions): MiddlewareHandler<AppEnv> {
-  return asMiddleware(tracingStage(options))
-}
-
-export function tracingStage(options: TracingOptions): Stage {
+export function tracing(options: TracingOptions): StageMiddleware {
   const { tracer } = options
   let recording: boolean | undefined
   const spans = new WeakMap<Context<AppEnv>, { span: Span; parent: OtelContext }>()
-  return {
+  return defineMiddleware({
     name: 'tracing',
+    observer: true,
     before: (c) => {
       recording ??= isRecordingTracer(tracer)
       if (!recording) {
@@ -84,29 +79,29 @@ export function tracingStage(options: TracingOptions): Stage {
       spans.set(c, { span, parent })
     },
     // The span is active while the rest of the chain runs, so outgoing calls propagate it.
-    around: (c, next) => {
+    around: (c, _scope, next) => {
       if (!recording) return next()
       const active = spans.get(c)
       return active === undefined ? next() : context.with(trace.setSpan(active.parent, active.span), next)
     },
-    after: (c) => {
+    after: (c, scope) => {
       if (!recording) return
       const active = spans.get(c)
       if (active === undefined) return
       const { span } = active
       const method = c.req.method
       const status = c.res.status
-      const route = routeTemplate(c, status)
+      const route = scope.template(c)
       span.updateName(`${method} ${route}`)
       span.setAttribute('http.route', route)
       span.setAttribute('http.response.status_code', status)
       if (c.error) span.recordException(c.error)
       if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR })
-      onResponseEnd(c, (end) => {
+      scope.onEnd(function endSpan(end) {
         if (end.aborted) span.setAttribute('http.response.aborted', true)
         span.setAttribute('http.response.body.size', end.bytes)
         span.end()
       })
     },
-  }
+  })
 }

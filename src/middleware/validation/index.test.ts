@@ -4,10 +4,9 @@ import { Hono } from 'hono'
 import { z } from 'zod'
 import { memoryLogger } from '../../../test/helpers/app.ts'
 import type { AppEnv } from '../../env.ts'
-import { json } from '../../http/response.ts'
+import { json } from '../../pipeline/index.ts'
 import { recovery } from '../recovery/index.ts'
 import { requestId } from '../request-id/index.ts'
-import { responseHeaders } from '../response-headers/index.ts'
 import { fieldErrors, validate } from './index.ts'
 
 const message = z.object({
@@ -19,7 +18,7 @@ const message = z.object({
 function validatedApp() {
   const { logger, lines } = memoryLogger()
   const app = new Hono<AppEnv>()
-  app.use(responseHeaders(), requestId())
+  app.use(requestId())
   app.post('/chat', validate('json', message), (c) => json(c, c.req.valid('json')))
   app.get('/search', validate('query', z.object({ limit: z.coerce.number().int().max(100) })), (c) => json(c, c.req.valid('query')))
   app.onError(recovery({ logger }))
