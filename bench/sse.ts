@@ -43,7 +43,6 @@ import { streamSSE } from 'hono/streaming'
 import pino from 'pino'
 import type { AppEnv } from '../src/env.ts'
 import { createBuiltinProvider } from '../src/providers/builtin/index.ts'
-import { LogSink } from '../src/runtimes/log-sink.ts'
 import { KEY, rotated, settingsFrom } from './harness.ts'
 
 const VARIANTS = ['raw', 'hono', 'hono-batch', 'chat', 'pipeline'] as const
@@ -131,8 +130,8 @@ async function buildServer(variant: Variant): Promise<Server> {
   const { createMemoryStores } = await import('../src/storage/memory/index.ts')
   const { loadConfig } = await import('../src/config/index.ts')
   const config = await loadConfig({ env: { API_KEYS: `bench:${KEY}`, RATE_LIMIT_ENABLED: 'false', ...settingsFrom(values.set) } })
-  // The process entrypoints' log sink (src/runtimes/process.ts), writing to /dev/null.
-  const logger = pino({ level: 'info' }, new LogSink({ fd: openSync('/dev/null', 'w') }))
+  // The process entrypoints' destination (src/runtimes/process.ts), writing to /dev/null.
+  const logger = pino({ level: 'info' }, pino.destination({ dest: openSync('/dev/null', 'w'), sync: false }))
   const stores = createMemoryStores({ clock: { now: Date.now } })
   const chat = createChat({
     config,

@@ -5,7 +5,7 @@ import { createApp, type App } from '../app.ts'
 import { ConfigError, loadConfig } from '../config/index.ts'
 import { buildDeps } from '../deps.ts'
 import type { AppEnv } from '../env.ts'
-import { announce } from '../startup.ts'
+import { announce } from './startup.ts'
 import { unsupportedSettings } from './env-config.ts'
 
 /** The `[assets]` binding of wrangler.toml: the files of `public/`. */

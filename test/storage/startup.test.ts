@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { announce } from '../../src/startup.ts'
+import { announce } from '../../src/runtimes/startup.ts'
 import { createMemoryStores } from '../../src/storage/memory/index.ts'
 import { testApp } from '../helpers/app.ts'
 

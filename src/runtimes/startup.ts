@@ -1,4 +1,4 @@
-import type { AppDeps } from './deps.ts'
+import type { AppDeps } from '../deps.ts'
 
 /**
  * What every entrypoint says once at start: a generated development key when none is configured
