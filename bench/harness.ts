@@ -6,7 +6,9 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import net from 'node:net'
-import { readFileSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { ChildProcess } from 'node:child_process'
 
 /** The API key every variant's requests carry (the full app needs it; the bare servers ignore it). */
@@ -106,12 +108,16 @@ export interface MeasureHooks {
 export async function measure(variant: Variant, load: LoadOptions, hooks: MeasureHooks = {}): Promise<Sample> {
   const port = await freePort()
   const [file, ...args] = variant.command
+  // Every variant's log lines go to a real file, as in production: the app's stdout, or the file a
+  // server names itself from BENCH_LOG_FILE (the Fastify peer's logger).
+  const logs = mkdtempSync(join(tmpdir(), 'bench-log-'))
+  const stdout = openSync(join(logs, 'stdout.log'), 'w')
   const child = spawn('taskset', ['-c', '0', file, ...args], {
     // HOME: Deno and Bun keep their caches under it.
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, HOST: '127.0.0.1', PORT: String(port), ...variant.env },
-    // The app's logs go to stdout, which the bench discards.
-    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, HOST: '127.0.0.1', PORT: String(port), BENCH_LOG_FILE: join(logs, 'server.log'), ...variant.env },
+    stdio: ['ignore', stdout, 'inherit'],
   })
+  closeSync(stdout)
   try {
     await waitForPort(port, child)
     const warmupRequests = wrk(port, variant.path, load.warmup, load.connections).requests
@@ -129,6 +135,7 @@ export async function measure(variant: Variant, load: LoadOptions, hooks: Measur
     const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
     await exited
     clearTimeout(timer)
+    rmSync(logs, { recursive: true, force: true })
   }
 }
 
@@ -191,16 +198,13 @@ export async function runRounds(variants: Variant[], rounds: number, load: LoadO
  * Prints (c)/(b), (c)/(a) and (b)/(a) by req/s and by CPU per request, when all three were measured.
  * `labels` name the three variants as the lines should say them (e.g. "raw node:http").
  */
-export function printRatios(
-  summary: Map<string, Summary>,
-  names: { a: string; b: string; c: string },
-  labels: { a: string; b: string; c: string },
-): void {
-  const [a, b, c] = [summary.get(names.a), summary.get(names.b), summary.get(names.c)]
-  if (!a || !b || !c) return
+export function printRatios(summary: Map<string, Summary>, pairs: [over: string, under: string, label: string, target?: string][]): void {
   const ratio = (x: Summary, y: Summary) => `${(x.rps / y.rps).toFixed(2)} by req/s, ${(y.cpuUs / x.cpuUs).toFixed(2)} by CPU per request`
-  const line = (tag: string, text: string) => `${tag} ${text.padEnd(Math.max(labels.c.length + labels.a.length + 3, 32))}`
-  console.log(`\n${line('(c)/(b)', `${labels.c} / ${labels.b}:`)} ${ratio(c, b)}  (target ≥ 0.70)`)
-  console.log(`${line('(c)/(a)', `${labels.c} / ${labels.a}:`)} ${ratio(c, a)}`)
-  console.log(`${line('(b)/(a)', `${labels.b} / ${labels.a}:`)} ${ratio(b, a)}`)
+  const width = Math.max(32, ...pairs.map(([, , label]) => label.length + 1))
+  console.log('')
+  for (const [over, under, label, target] of pairs) {
+    const x = summary.get(over)
+    const y = summary.get(under)
+    if (x && y) console.log(`${`${label}:`.padEnd(width)} ${ratio(x, y)}${target ? `  (target ${target})` : ''}`)
+  }
 }

@@ -6,11 +6,14 @@
  *   npm run bench -- --runtime deno    # Deno: (a) raw Deno.serve, (b) bare Hono on Deno.serve, (c) `deno task start`'s command
  *   npm run bench -- --runtime all --rounds 2 --duration 5
  *   npm run bench -- --ablate          # plus bare Hono sending the app's headers; on Node the chain rebuilt one middleware at a time
+ *   npm run bench -- --against DIR     # plus (d): the app of another checkout (e.g. `git worktree add DIR <commit>`, node_modules linked)
  *   npm run bench -- --profile         # one run of (c) under --cpu-prof: µs per request by middleware
  *   npm run bench -- --profile --runtime deno   # Bun: --cpu-prof; Deno: a profile taken over --inspect
  *   npm run bench -- --profile --only 'bare' --drill 'node (http, net, timers)'
  *   npm run bench -- --runtime deno --only 'full app' --set LOG_LEVEL=warn   # the app without its access log
  *
+ * On Node (p) is the peer stack users would pick instead: Fastify 5 with helmet, CORS, rate limit, pino
+ * at info to a file, request ids, prom-client metrics by route and a bearer-key check (bench/servers/fastify.ts).
  * Each variant runs in its own process pinned to core 0 (`taskset -c 0`); wrk runs pinned to core 1.
  * Besides req/s and p99 it reports the server's CPU time per request (from /proc), which other
  * load on the machine disturbs far less than throughput.
@@ -40,6 +43,8 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     /** Settings for the full app over APP_ENV's, NAME=VALUE (repeatable), e.g. `--set LOG_LEVEL=warn` to ablate the access log. */
     set: { type: 'string', multiple: true, default: [] },
+    /** Another checkout whose app to measure beside this one (no regression against an earlier commit). */
+    against: { type: 'string' },
   },
 })
 const ROUNDS = Number(args.rounds)
@@ -58,7 +63,7 @@ for (const runtime of RUNTIMES) {
 requireTools()
 
 /** The chain as app.ts orders it; ablation adds one middleware at a time. */
-const CHAIN = ['responseHeaders', 'requestId', 'accessLog', 'metrics', 'tracing', 'securityHeaders', 'cors', 'rateLimit', 'bodyLimit', 'timeout', 'auth']
+const CHAIN = ['requestId', 'accessLog', 'metrics', 'tracing', 'securityHeaders', 'cors', 'rateLimit', 'bodyLimit', 'timeout', 'auth']
 
 const APP_ENV = {
   API_KEYS: `bench:${KEY}`,
@@ -92,6 +97,8 @@ function variantsFor(runtime: Runtime, profileFlags: string[] = []): Variant[] {
       { name: 'node a raw node:http', command: node('bench/servers/raw.ts'), path },
       { name: 'node b bare Hono', command: node('bench/servers/hono.ts'), path },
       { name: 'node c full app', command: node('src/runtimes/node.ts'), env: APP_ENV, path },
+      { name: 'node p Fastify stack', command: node('bench/servers/fastify.ts'), path },
+      ...(args.against ? [{ name: 'node d previous app', command: node(resolve(args.against, 'src/runtimes/node.ts')), env: APP_ENV, path }] : []),
     ]
   }
   if (runtime === 'bun') {
@@ -165,9 +172,17 @@ const summary = await runRounds(variants, ROUNDS, LOAD)
 
 const RAW: Record<Runtime, string> = { node: 'raw node:http', bun: 'raw Bun.serve', deno: 'raw Deno.serve' }
 for (const runtime of RUNTIMES) {
-  const [a, b, c] = variantsFor(runtime).map((v) => v.name)
+  const [a, b, c, ...others] = variantsFor(runtime).map((v) => v.name)
+  const named = (tag: string) => others.find((name) => name.startsWith(`${runtime} ${tag} `)) ?? ''
   if (RUNTIMES.length > 1) console.log(`\n${runtime}:`)
-  printRatios(summary, { a, b, c }, { a: RAW[runtime], b: 'bare Hono', c: 'full app' })
+  printRatios(summary, [
+    [c, b, 'full app / bare Hono', runtime === 'node' ? '≥ 0.70' : undefined],
+    [c, a, `full app / ${RAW[runtime]}`],
+    [b, a, `bare Hono / ${RAW[runtime]}`],
+    [c, named('p'), 'full app / Fastify stack', '≥ 1.3'],
+    [c, named('d'), 'full app / previous app', '≥ 1.0'],
+    [c, `${runtime} b' Hono + app headers`, "full app / bare Hono + the app's headers", runtime === 'node' ? undefined : '≥ 0.85'],
+  ])
 }
 if (args.ablate) {
   console.log('\nablation: server CPU per request as each middleware is added in app.ts order (medians)')

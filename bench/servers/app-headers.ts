@@ -5,7 +5,8 @@ import { buildSecurityHeaders } from '../../src/middleware/security-headers/inde
 
 /** A function giving one response's headers (without content-type), as the app would send them. */
 export async function appHeaders(): Promise<() => Record<string, string>> {
-  const security = buildSecurityHeaders((await loadConfig({ env: {} })).server.security)
+  // Over plain HTTP, as the bench talks: no HSTS (RFC 6797 §7.2).
+  const security = buildSecurityHeaders((await loadConfig({ env: {} })).server.security, false)
   return () => ({
     'x-request-id': crypto.randomUUID(),
     ...security,

@@ -2,7 +2,7 @@ import type { Context, ErrorHandler, Next } from 'hono'
 import type { AppEnv } from '../env.ts'
 import { applyHeaders, reportEnd, type FailureReport } from './finish.ts'
 import type { RequestScope } from './scope.ts'
-import { observed, type Outcome, type Stage } from './stage.ts'
+import { guardAround, observed, type Outcome, type Stage } from './stage.ts'
 
 /** What a handler produces: a Response, or nothing when it set `c.res` (a middleware-style handler). */
 type HandlerOutcome = Response | void | Promise<Response | void>
@@ -110,27 +110,4 @@ export function runner(stages: Stage[], options: RunnerOptions) {
     return invoke(c, scope, call, next)
   }
   return (c: Context<AppEnv>, scope: RequestScope, call: Call, next: Next) => runFrom(c, scope, call, next, 0)
-}
-
-/**
- * An observer's `around` that throws before calling `next` is reported and skipped; anything thrown
- * once `next` ran belongs to the handler.
- */
-function guardAround(stage: Stage, report: FailureReport) {
-  const around = stage.around!
-  if (!stage.observer) return around
-  return (c: Context<AppEnv>, scope: RequestScope, next: () => Outcome): Outcome => {
-    let called = false
-    const onward = () => {
-      called = true
-      return next()
-    }
-    try {
-      return around(c, scope, onward)
-    } catch (error) {
-      if (called) throw error
-      report(stage.name, error)
-      return next()
-    }
-  }
 }

@@ -65,12 +65,36 @@ export function observed<T>(stage: Stage, report: FailureReport, hook: () => T):
 }
 
 /**
+ * An observer's `around` that throws before calling `next` is reported and skipped; anything thrown
+ * once `next` ran belongs to the handler.
+ */
+export function guardAround(stage: Stage, report: FailureReport) {
+  const around = stage.around!
+  if (!stage.observer) return around
+  return (c: Context<AppEnv>, scope: RequestScope, next: () => Outcome): Outcome => {
+    let called = false
+    const onward = () => {
+      called = true
+      return next()
+    }
+    try {
+      return around(c, scope, onward)
+    } catch (error) {
+      if (called) throw error
+      report(stage.name, error)
+      return next()
+    }
+  }
+}
+
+/**
  * `stage` as an ordinary Hono middleware: `app.use(m)` works on any Hono app, its headers land on
  * whatever response the handler makes, and a problem it throws is answered as problem+json. The
  * outermost such middleware of a request applies the gathered headers and reports the response's end.
  */
 export function defineMiddleware(stage: Stage): StageMiddleware {
-  const { before, around, after } = stage
+  const { before, after } = stage
+  const around = stage.around && guardAround(stage, consoleReport)
   const guard = stage.observer === true
   const middleware: MiddlewareHandler<AppEnv> = async (c, next) => {
     const scope = scopeOf(c)

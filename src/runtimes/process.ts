@@ -9,38 +9,22 @@ import { systemClock } from '../kernel/clock.ts'
 import type { AppEnv } from '../env.ts'
 import { announce } from './startup.ts'
 import { exitOnUnsupported, type RuntimeName } from './env-config.ts'
+import { LogSink } from './log-sink.ts'
 import { loadProcessConfig } from './node-config.ts'
 import { startTracing } from './otel.ts'
 import type { Closer } from './shutdown.ts'
 import { openStores } from './stores.ts'
 import { nodeWorkspaceFs } from './workspace-fs.ts'
 
-/** Lines kept while stdout is not taking them (a stalled pipe); past this, new lines are dropped, not queued. */
-const MAX_PENDING_LOG_BYTES = 16 * 1024 * 1024
-
 /**
- * Pino writing to stdout through its own asynchronous destination (sonic-boom): a line is queued and
- * written without ever blocking the event loop, lines that arrive while a write is under way go out
- * together with the next one. `gracefulShutdown` flushes it before exit, and any other exit writes
- * what is left synchronously. A stdout that fails (a closed pipe: EPIPE) or stalls never stops the
- * server: the error is reported once on stderr and lines are dropped past `MAX_PENDING_LOG_BYTES`.
+ * Pino writing to stdout through `LogSink`: asynchronous, one write per event-loop turn, bounded.
+ * `gracefulShutdown` flushes it before exit, and any other exit writes what is left synchronously.
+ * A stdout that fails (a closed pipe: EPIPE) or stalls never stops the server.
  */
 export function processLogger(level: Config['server']['log_level']): Logger {
-  const destination = pino.destination({ dest: 1, sync: false, maxLength: MAX_PENDING_LOG_BYTES })
-  let failed = false
-  destination.on('error', (error: NodeJS.ErrnoException) => {
-    if (failed) return
-    failed = true
-    process.stderr.write(`assistant-server: writing logs to stdout failed (${error.code ?? error.message}); log lines are being lost\n`)
-  })
-  process.once('exit', () => {
-    try {
-      destination.flushSync()
-    } catch {
-      // Nothing more can be written (the destination failed or is busy): exit anyway.
-    }
-  })
-  return pino({ level }, destination)
+  const sink = new LogSink()
+  process.once('exit', () => sink.flushSync())
+  return pino({ level }, sink)
 }
 
 /** What a process runtime (Node, Bun, Deno) brings to the shared start-up. */
