@@ -30,6 +30,8 @@ export class LogSink {
   #pendingLength = 0
   /** A write is under way, or one is scheduled for the end of this turn. */
   #busy = false
+  /** A write is under way (it may be stuck on a stdout nobody reads). */
+  #writing = false
   #failed = false
   #waiting: (() => void)[] = []
 
@@ -56,8 +58,12 @@ export class LogSink {
     else if (done) this.#waiting.push(done)
   }
 
-  /** Writes what is queued synchronously: for exit, when no asynchronous write can finish. */
+  /**
+   * Writes what is queued synchronously: for exit, when no asynchronous write can finish. Not while a
+   * write is under way: it may be stuck on a stdout nobody reads, and exit must not hang behind it.
+   */
   flushSync(): void {
+    if (this.#writing) return
     const batch = this.#take()
     if (batch) writeAll(this.#fd, batch)
   }
@@ -74,6 +80,7 @@ export class LogSink {
     const batch = this.#take()
     if (batch === null) {
       this.#busy = false
+      this.#writing = false
       const waiting = this.#waiting
       this.#waiting = []
       for (const done of waiting) done()
@@ -83,7 +90,9 @@ export class LogSink {
   }
 
   #writeFrom(batch: Buffer, offset: number): void {
+    this.#writing = true
     write(this.#fd, batch, offset, batch.length - offset, null, (error, written) => {
+      this.#writing = false
       if (error) {
         if (!this.#failed) {
           this.#failed = true
