@@ -89,7 +89,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}) {
     .route('/', conversationRoutes({ store: deps.stores.conversations }))
     .route('/', memoryRoutes({ store: deps.stores.memory }))
     .route('/', toolRoutes(deps.tools))
-    .route('/', chatRoutesFromConfig(deps.chat, config))
+    .route('/', chatRoutesFromConfig(deps.chat, config, { clock: deps.clock }))
   chain.mount(app, '/api/v1', api)
 
   if (deps.upgradeWebSocket && server.websocket.enabled) {
