@@ -1,6 +1,6 @@
 /**
  * Micro-benchmark: building a Response with the app's usual 13 headers, per runtime. It decides how
- * `send()` (src/http/response.ts) builds responses.
+ * `send()` (src/pipeline/respond.ts) builds responses.
  *
  *   node bench/response.ts
  *   node_modules/.bin/bun bench/response.ts

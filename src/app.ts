@@ -103,7 +103,7 @@ export function createApp(deps: AppDeps): App {
     .route('/', conversationRoutes({ store: deps.stores.conversations }))
     .route('/', memoryRoutes({ store: deps.stores.memory }))
     .route('/', toolRoutes(deps.tools))
-    .route('/', chatRoutesFromConfig(deps.chat, config))
+    .route('/', chatRoutesFromConfig(deps.chat, config, { clock: deps.clock }))
   app.route('/api/v1', api)
 
   if (deps.upgradeWebSocket && server.websocket.enabled) {

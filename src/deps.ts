@@ -65,7 +65,7 @@ export function buildDeps(runtime: RuntimeDeps): AppDeps {
   // Every message saved through the store is announced, whichever transport saved it.
   const stores = { ...opened, conversations: withMessageEvents(opened.conversations, events), close: () => opened.close() }
   const metrics = runtime.metrics ?? new Registry()
-  const provider = runtime.provider ?? createProvider(config.ai, { logger })
+  const provider = runtime.provider ?? createProvider(config.ai, { logger, clock })
   const tools =
     runtime.tools ?? createToolRegistry({ memory: stores.memory, config: config.tools, workspaceFs: runtime.workspaceFs, clock })
   const chat =
@@ -77,7 +77,7 @@ export function buildDeps(runtime: RuntimeDeps): AppDeps {
       provider,
       tools,
       logger,
-      now: () => clock.now(),
+      clock,
     })
   const deps: AppDeps = {
     tracer: trace.getTracer('assistant-server'),
@@ -95,7 +95,7 @@ export function buildDeps(runtime: RuntimeDeps): AppDeps {
         events,
         registry: metrics,
         logger,
-        now: () => clock.now(),
+        clock,
         ...hubSettings(config.server.websocket),
       }),
     ...runtime,

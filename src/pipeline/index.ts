@@ -96,7 +96,10 @@ export function createPipeline(entries: ChainEntry[], options: PipelineOptions) 
     return function pipelineEndpoint(c, next) {
       const scope = scopeOf(c)
       if (scope.entered) return call(c, next) as Response | Promise<Response>
+      // The pipeline applies the headers and reports the end: a middleware used inside the endpoint
+      // (a route-level `auth()`) must not do it again.
       scope.entered = true
+      scope.owned = true
       scope.route = route
       return run(c, scope, call, next)
     }
@@ -128,6 +131,7 @@ export function createPipeline(entries: ChainEntry[], options: PipelineOptions) 
       const scope = scopeOf(c)
       if (scope.entered) return handler(c)
       scope.entered = true
+      scope.owned = true
       scope.route = UNMATCHED_ROUTE
       return run(c, scope, call, missingNext) as Response | Promise<Response>
     }

@@ -9,6 +9,7 @@ import { Hono } from 'hono'
 import type { Registry } from 'prom-client'
 import type { Config } from '../config/index.ts'
 import type { AppEnv } from '../env.ts'
+import { systemClock, type Clock } from '../kernel/clock.ts'
 import { metricsHandler } from '../middleware/metrics/index.ts'
 import type { NodeWebSocket } from './node-websocket.ts'
 import { settledWithin } from './shutdown.ts'
@@ -68,10 +69,10 @@ function tlsOptions(server: ServerConfig) {
 /**
  * Serves `fetch` with @hono/node-server as the config says: HTTP/1.1, HTTPS, HTTP/2 over TLS with
  * ALPN fallback to HTTP/1.1, or cleartext h2c (prior knowledge only: no HTTP/1.1 on that port).
- * `websocket` (from `createNodeWebSocket`) answers WebSocket upgrades through the same `fetch`.
- * Resolves once the socket is bound.
+ * `websocket` (from `createNodeWebSocket`) answers WebSocket upgrades through the same `fetch`;
+ * `clock` runs the write_timeout sweep (default: the system clock). Resolves once the socket is bound.
  */
-export function startServer(fetch: Fetch, server: ServerConfig, extra: { websocket?: NodeWebSocket['websocket'] } = {}): Promise<StartedServer> {
+export function startServer(fetch: Fetch, server: ServerConfig, extra: { websocket?: NodeWebSocket['websocket']; clock?: Clock } = {}): Promise<StartedServer> {
   const tls = server.tls.enabled
   const h2 = server.enable_http2
   const h2settings = { maxConcurrentStreams: server.max_concurrent_streams, maxHeaderListSize: server.max_header_bytes }
@@ -101,7 +102,7 @@ export function startServer(fetch: Fetch, server: ServerConfig, extra: { websock
     // On HTTP/1 a sweep checks the connections with a response in flight: a socket timeout would re-arm
     // on every request and refresh on every read and write. HTTP/2 streams keep Node's own timeout.
     if (h2) started.setTimeout(server.write_timeout)
-    else tracker.closeStalled(server.write_timeout)
+    else tracker.closeStalled(server.write_timeout, extra.clock ?? systemClock)
   })
 }
 
@@ -176,11 +177,11 @@ function trackConnections(server: ServerType, tls: boolean) {
    * Every `timeoutMs / 4` (at most each second), closes HTTP/1 connections whose in-flight response
    * moved no byte either way for `timeoutMs`. Idle keep-alive connections are left to `keepAliveTimeout`.
    */
-  function closeStalled(timeoutMs: number): void {
+  function closeStalled(timeoutMs: number, clock: Clock): void {
     if (!(timeoutMs > 0)) return
     const seen = new WeakMap<Socket, { bytes: number; since: number }>()
-    const sweep = setInterval(() => {
-      const now = Date.now()
+    const sweep = clock.setInterval(() => {
+      const now = clock.now()
       for (const socket of http1) {
         if (!responseInFlight(socket)) {
           seen.delete(socket)
@@ -191,9 +192,8 @@ function trackConnections(server: ServerType, tls: boolean) {
         if (last === undefined || last.bytes !== bytes) seen.set(socket, { bytes, since: now })
         else if (now - last.since >= timeoutMs) socket.destroy()
       }
-    }, Math.min(1000, Math.max(25, Math.floor(timeoutMs / 4))))
-    sweep.unref()
-    server.once('close', () => clearInterval(sweep))
+    }, Math.min(1000, Math.max(25, Math.floor(timeoutMs / 4))), { unref: true })
+    server.once('close', () => clock.clearInterval(sweep))
   }
 
   async function drain(deadlineMs: number): Promise<boolean> {

@@ -2,6 +2,7 @@ import { Hono, type MiddlewareHandler } from 'hono'
 import { loadConfig } from '../../src/config/index.ts'
 import type { AppEnv } from '../../src/env.ts'
 import { createChat, type ChatTools } from '../../src/features/chat/index.ts'
+import { systemClock, type Clock } from '../../src/kernel/clock.ts'
 import { auth, Authenticator } from '../../src/middleware/auth/index.ts'
 import { notFound, recovery } from '../../src/middleware/recovery/index.ts'
 import { requestId } from '../../src/middleware/request-id/index.ts'
@@ -20,6 +21,8 @@ export interface ChatAppOptions {
   /** Mounted before the chat routes (e.g. other features, static files for the widget). */
   extra?: (app: Hono<AppEnv>, stores: ReturnType<typeof createMemoryStores>) => void
   serveStatic?: MiddlewareHandler<AppEnv>
+  /** A `ManualClock` for tests about budgets, heartbeats, long-polls and retention. Default: the system clock. */
+  clock?: Clock
 }
 
 /**
@@ -29,9 +32,10 @@ export interface ChatAppOptions {
 export async function chatApp(options: ChatAppOptions = {}) {
   const config = await loadConfig({ env: { API_KEYS: `alice:${KEYS.alice},bob:${KEYS.bob}`, ...options.env } })
   const { logger } = memoryLogger()
-  const stores = createMemoryStores({ clock: { now: () => Date.now() } })
+  const clock = options.clock ?? systemClock
+  const stores = createMemoryStores({ clock })
   const provider = options.provider ?? createBuiltinProvider({ chunkDelayMs: 0 })
-  const chat = createChat({ config, conversations: stores.conversations, memory: stores.memory, provider, tools: options.tools, logger })
+  const chat = createChat({ config, conversations: stores.conversations, memory: stores.memory, provider, tools: options.tools, logger, clock })
   const app = new Hono<AppEnv>()
   app.use(requestId())
   app.use(securityHeaders(config.server.security))

@@ -3,7 +3,8 @@ import { describe, it } from 'node:test'
 import { problems } from '../../src/kernel/problem.ts'
 import type { ChatTools } from '../../src/features/chat/index.ts'
 import type { ProviderEvent } from '../../src/providers/ports.ts'
-import { chatApp, events, readFrames, scriptedProvider } from './helpers.ts'
+import { ManualClock } from '../../src/kernel/clock.ts'
+import { chatApp, events, readFrames, scriptedProvider, until } from './helpers.ts'
 
 const finish = (reason: 'stop' | 'tool_calls' = 'stop'): ProviderEvent => ({ type: 'finish', reason, model: 'scripted-1', usage: { promptTokens: 10, completionTokens: 5, totalTokens: 15 } })
 const call = (id: string, name: string, args: string): ProviderEvent => ({ type: 'tool_call', call: { id, name, arguments: args } })
@@ -94,10 +95,19 @@ describe('tool loop', () => {
         return new Promise(() => {})
       },
     })
-    const { post } = await chatApp({ provider, tools, env: { TOOLS_TIMEOUT: '20ms' } })
-    const all = events(await readFrames(await post('/chat/stream', { message: 'wait' })))
+    const clock = new ManualClock()
+    const { post, chat } = await chatApp({ provider, tools, clock })
+    const res = await post('/chat/stream', { message: 'wait' })
+    const job = chat.jobs.latest(res.headers.get('x-conversation-id')!)!
+    await until(() => toolSignal !== undefined, 'the tool to start')
+    // The shipped tools.timeout, 10 s.
+    await clock.advance(10_000 - 1)
+    assert.equal(toolSignal?.aborted, false)
+    await clock.advance(1)
+    const all = events(await readFrames(res))
     const result = JSON.parse(all.find((f) => f.event === 'tool_result')!.data!)
     assert.equal(result.error.status, 504)
+    assert.equal(job.status, 'complete')
     assert.equal(toolSignal?.aborted, true)
     assert.equal(all.at(-1)!.event, 'done')
   })

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { chatApp, controlledProvider, events, readFrames, scriptedProvider, until, type Frame } from './helpers.ts'
+import { ManualClock } from '../../src/kernel/clock.ts'
+import type { ChatProvider } from '../../src/providers/ports.ts'
+import { ProviderError } from '../../src/providers/ports.ts'
+import { AUTH, chatApp, controlledProvider, events, readFrames, scriptedProvider, until, type Frame } from './helpers.ts'
 
 const deltas = (frames: Frame[]) =>
   events(frames)
@@ -50,6 +53,27 @@ describe('POST /chat', () => {
     assert.deepEqual(problem.errors.map((e: { path: string }) => e.path).sort(), ['message', 'temperature'])
   })
 
+  it('answers a body that is not JSON, or not sent as JSON, with a 400 problem and starts nothing', async () => {
+    const { app, chat, stores } = await chatApp()
+    for (const path of ['/api/v1/chat', '/api/v1/chat/stream']) {
+      const broken = await app.request(path, { method: 'POST', headers: { ...AUTH.alice, 'content-type': 'application/json' }, body: '{"message":' })
+      assert.equal(broken.status, 400)
+      assert.equal(broken.headers.get('content-type'), 'application/problem+json')
+      const untyped = await app.request(path, { method: 'POST', headers: AUTH.alice, body: JSON.stringify({ message: 'hi' }) })
+      assert.equal(untyped.status, 400)
+      assert.deepEqual((await untyped.json()).errors.map((e: { path: string }) => e.path), ['message'])
+    }
+    assert.deepEqual(chat.jobs.stats(), { jobs: 0, running: 0, listeners: 0 })
+    assert.equal((await stores.conversations.list('alice', { limit: 10 })).items.length, 0)
+  })
+
+  it('names the invalid fields of an AI SDK body against that body', async () => {
+    const { post } = await chatApp()
+    const res = await post('/chat/stream', { id: 'chat-1', messages: [{ role: 'robot', parts: [] }] })
+    assert.equal(res.status, 400)
+    assert.deepEqual((await res.json()).errors.map((e: { path: string }) => e.path), ['messages.0.role'])
+  })
+
   it('is a 404 for a conversation that does not exist', async () => {
     const { post } = await chatApp()
     const res = await post('/chat', { message: 'hi', conversation_id: 'nope' })
@@ -62,7 +86,52 @@ describe('POST /chat', () => {
     assert.equal(res.status, 502)
     const problem = await res.json()
     assert.equal(problem.status, 502)
+    assert.equal(problem.code, 'upstream_error')
     assert.ok(problem.request_id)
+  })
+
+  it('answers an AI service that is down with 503 and Retry-After', async () => {
+    const provider: ChatProvider = {
+      name: 'down',
+      defaultModel: 'down-1',
+      async *stream() {
+        throw new ProviderError('unavailable', 'The AI service is unavailable', { upstreamStatus: 503 })
+      },
+    }
+    const { post } = await chatApp({ provider })
+    const res = await post('/chat', { message: 'anyone there?' })
+    assert.equal(res.status, 503)
+    assert.equal(res.headers.get('retry-after'), '5')
+    const problem = await res.json()
+    assert.deepEqual([problem.status, problem.code, problem.detail], [503, 'unavailable', 'The AI service is unavailable'])
+    assert.equal(problem.retry_after, undefined, 'the header carries it')
+    const frames = await readFrames(await post('/chat/stream', { message: 'and now?' }))
+    const streamed = JSON.parse(events(frames).at(-1)!.data!)
+    assert.deepEqual([streamed.status, streamed.retry_after], [503, 5], 'a stream has no headers left: the event carries it')
+  })
+
+  it('reports the model that answered, not the one the request named', async () => {
+    const { post, stores } = await chatApp()
+    const body = await (await post('/chat', { message: 'who are you?', model: 'gpt-4o' })).json()
+    assert.equal(body.model, 'builtin')
+    const frames = await readFrames(await post('/chat/stream', { message: 'and you?', model: 'gpt-4o', conversation_id: body.conversation_id }))
+    assert.equal(JSON.parse(events(frames).at(-1)!.data!).model, 'builtin')
+    const page = await stores.conversations.listMessages('alice', body.conversation_id, { limit: 10 })
+    assert.deepEqual(page!.items.filter((m) => m.role === 'assistant').map((m) => (m.data as { model: string }).model), ['builtin', 'builtin'])
+  })
+
+  it("reports the model the provider's finish names, else the provider's default", async () => {
+    const named = scriptedProvider([() => [{ type: 'text', delta: 'hi' }, { type: 'finish', reason: 'stop', model: 'gpt-4o-2024-08-06' }]])
+    const { post } = await chatApp({ provider: named.provider })
+    assert.equal((await (await post('/chat', { message: 'x', model: 'gpt-4o' })).json()).model, 'gpt-4o-2024-08-06')
+    const control = controlledProvider()
+    const stopped = await chatApp({ provider: control.provider })
+    const res = await stopped.post('/chat/stream', { message: 'stop before the finish', model: 'asked-for' })
+    control.push('partial')
+    await readFrames(res, { stop: (f) => deltas(f) === 'partial' })
+    await stopped.post(`/conversations/${res.headers.get('x-conversation-id')}/stop`, {})
+    const done = JSON.parse(events(await readFrames(res)).at(-1)!.data!)
+    assert.deepEqual([done.status, done.model], ['stopped', 'controlled-1'])
   })
 })
 
@@ -113,16 +182,22 @@ describe('POST /chat/stream', () => {
 
   it('ends a generation whose model goes quiet past the idle budget with a 504 error, keeping the partial reply', async () => {
     const control = controlledProvider()
-    const { post, stores, chat } = await chatApp({ provider: control.provider, env: { CHAT_STREAM_IDLE_TIMEOUT: '50ms' } })
+    const clock = new ManualClock()
+    const { post, stores, chat } = await chatApp({ provider: control.provider, clock })
     const res = await post('/chat/stream', { message: 'then silence' })
     const conversationId = res.headers.get('x-conversation-id')!
     control.push('partial ')
+    await until(() => chat.jobs.latest(conversationId)?.events.length === 1, 'the first delta')
+    // The shipped chat.stream_idle_timeout, 60 s, counted from the last delta.
+    await clock.advance(60_000 - 1)
+    assert.equal(chat.jobs.stats().running, 1, 'still within the idle budget')
+    await clock.advance(1)
     const frames = await readFrames(res)
     const last = events(frames).at(-1)!
     assert.equal(last.event, 'error')
     const problem = JSON.parse(last.data!)
     assert.equal(problem.status, 504)
-    assert.match(problem.detail, /sent nothing for 50 ms/)
+    assert.match(problem.detail, /sent nothing for 60000 ms/)
     assert.equal(control.requests[0].signal.aborted, true, 'the upstream call was cancelled')
     const page = await stores.conversations.listMessages('alice', conversationId, { limit: 10 })
     assert.deepEqual(page!.items.map((m) => [m.role, m.content, m.status]), [
@@ -134,10 +209,13 @@ describe('POST /chat/stream', () => {
 
   it('sends heartbeat comments while the model is quiet', async () => {
     const control = controlledProvider()
-    const { post } = await chatApp({ provider: control.provider, env: { CHAT_HEARTBEAT_INTERVAL: '10ms' } })
+    const clock = new ManualClock()
+    const { post } = await chatApp({ provider: control.provider, clock })
     const res = await post('/chat/stream', { message: 'slow' })
+    // The shipped chat.heartbeat_interval, 15 s.
+    await clock.advance(15_000)
     const frames = await readFrames(res, { stop: (f) => f.some((frame) => frame.comment === 'heartbeat') })
-    assert.ok(frames.some((f) => f.comment === 'heartbeat'))
+    assert.deepEqual(frames.map((f) => f.comment), ['stream-open', 'heartbeat'])
     control.push('ok')
     control.end()
     const rest = await readFrames(res)
@@ -263,9 +341,16 @@ describe('resume, long-poll and stop', () => {
     assert.equal((await get(`/chat/stream/${conversation.id}/stream`)).status, 204)
   })
 
-  it('drops finished jobs after the retention', async () => {
-    const { post, get, chat } = await chatApp({ env: { CHAT_JOB_RETENTION: '0' } })
+  it('keeps a finished job replayable for the retention, then drops it', async () => {
+    const clock = new ManualClock()
+    const { post, get, chat } = await chatApp({ clock })
     const { conversation_id } = await (await post('/chat', { message: 'x' })).json()
+    // The shipped chat.job_retention, 5 min.
+    await clock.advance(5 * 60_000 - 1)
+    const replay = await get(`/conversations/${conversation_id}/stream`)
+    assert.equal(replay.status, 200)
+    assert.equal(events(await readFrames(replay)).at(-1)!.event, 'done')
+    await clock.advance(1)
     assert.equal((await get(`/conversations/${conversation_id}/stream`)).status, 204)
     assert.deepEqual(chat.jobs.stats(), { jobs: 0, running: 0, listeners: 0 })
   })
@@ -289,14 +374,21 @@ describe('resume, long-poll and stop', () => {
 
   it('long-poll waits for the next event, or times out with an empty list', async () => {
     const control = controlledProvider()
-    const { post, get } = await chatApp({ provider: control.provider, env: { CHAT_LONG_POLL_TIMEOUT: '30ms' } })
+    const clock = new ManualClock()
+    const { post, get, chat } = await chatApp({ provider: control.provider, clock })
     const res = await post('/chat/stream', { message: 'wait' })
     const conversationId = res.headers.get('x-conversation-id')!
-    const empty = await (await get(`/conversations/${conversationId}/events?after=0`)).json()
+    const listening = () => chat.jobs.stats().listeners === 2
+    const waiting = get(`/conversations/${conversationId}/events?after=0`)
+    await until(listening, 'the long-poll to wait beside the stream')
+    // The shipped chat.long_poll_timeout, 25 s.
+    await clock.advance(25_000)
+    const empty = await (await waiting).json()
     assert.deepEqual([empty.events, empty.next_after, empty.done], [[], 0, false])
 
     const pending = get(`/conversations/${conversationId}/events?after=0`)
-    setTimeout(() => control.push('hi'), 5)
+    await until(listening, 'the second long-poll to wait')
+    control.push('hi')
     const got = await (await pending).json()
     assert.deepEqual(got.events, [{ id: 1, event: 'message', data: { delta: 'hi' } }])
     assert.equal(got.next_after, 1)

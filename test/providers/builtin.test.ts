@@ -3,6 +3,7 @@ import { describe, it } from 'node:test'
 import { createBuiltinProvider } from '../../src/providers/builtin/index.ts'
 import { createProvider } from '../../src/providers/index.ts'
 import { loadConfig } from '../../src/config/index.ts'
+import { ManualClock } from '../../src/kernel/clock.ts'
 import { ProviderError, type ChatMessage, type ChatRequest, type ProviderEvent } from '../../src/providers/ports.ts'
 
 function request(messages: ChatMessage[], overrides: Partial<ChatRequest> = {}): ChatRequest {
@@ -56,11 +57,30 @@ describe('built-in provider', () => {
     assert.equal(events.filter((event) => event.type === 'finish').length, 1)
   })
 
-  it('reports the requested model name', async () => {
-    const events = await collect(fast.stream(request([{ role: 'user', content: 'hi' }], { model: 'custom' })))
+  it('reports itself as the model, whatever the request or AI_MODEL names: it is what answered', async () => {
+    const events = await collect(fast.stream(request([{ role: 'user', content: 'hi' }], { model: 'gpt-4o' })))
     const finish = events.at(-1)
     assert.ok(finish?.type === 'finish')
-    assert.equal(finish.model, 'custom')
+    assert.equal(finish.model, 'builtin')
+    const configured = createProvider((await loadConfig({ env: { AI_MODEL: 'gpt-4o' } })).ai)
+    assert.equal(configured.defaultModel, 'builtin')
+    const afterTool = (await collect(configured.stream(request([{ role: 'user', content: '/tool calculator {}' }], { model: 'gpt-4o' })))).at(-1)
+    assert.ok(afterTool?.type === 'finish')
+    assert.equal(afterTool.model, 'builtin')
+  })
+
+  it('paces its chunks by chunk_delay on the clock', async () => {
+    const clock = new ManualClock()
+    const paced = createBuiltinProvider({ chunkDelayMs: 15, clock })
+    const iterator = paced.stream(request([{ role: 'user', content: 'hi' }]))[Symbol.asyncIterator]()
+    const first = iterator.next()
+    let arrived = false
+    void first.then(() => (arrived = true))
+    await clock.advance(14)
+    assert.equal(arrived, false)
+    await clock.advance(1)
+    assert.deepEqual((await first).value, { type: 'text', delta: 'You ' })
+    await iterator.return?.()
   })
 
   it('asks for a tool call with /tool name {json}', async () => {
@@ -106,14 +126,15 @@ describe('built-in provider', () => {
   })
 
   it('stops promptly with an AbortError when the signal aborts mid-stream, even with a long pace', async () => {
-    const slow = createBuiltinProvider({ chunkDelayMs: 10_000 })
+    const clock = new ManualClock()
+    const slow = createBuiltinProvider({ chunkDelayMs: 10_000, clock })
     const controller = new AbortController()
-    const started = Date.now()
     const pending = collect(slow.stream(request([{ role: 'user', content: 'hi' }], { signal: controller.signal })))
-    setTimeout(() => controller.abort(), 10)
+    await clock.advance(0)
+    assert.equal(clock.pending, 1, 'a 10 s pause is pending')
+    controller.abort()
     await assert.rejects(pending, { name: 'AbortError' })
-    // One 10 s pause was pending: finishing at all proves the timer was cancelled.
-    assert.ok(Date.now() - started < 10_000)
+    assert.equal(clock.pending, 0, 'its timer was cancelled')
   })
 
   it('stops between chunks when aborted with no pacing', async () => {

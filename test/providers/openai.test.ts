@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { after, before, beforeEach, describe, it } from 'node:test'
 import { setTimeout as delay } from 'node:timers/promises'
+import { ManualClock } from '../../src/kernel/clock.ts'
 import { createOpenAIProvider, parseRetryAfter, type OpenAIProviderOptions } from '../../src/providers/openai/index.ts'
 import { ProviderError, type ChatRequest, type ProviderEvent } from '../../src/providers/ports.ts'
 
@@ -91,6 +92,20 @@ function text(events: ProviderEvent[]): string {
   return events.map((event) => (event.type === 'text' ? event.delta : '')).join('')
 }
 
+/** Waits (bounded) until `check()` holds: for network events, never for time to pass. */
+async function until(check: () => boolean, what: string): Promise<void> {
+  for (const deadline = Date.now() + 5_000; !check(); ) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await delay(1)
+  }
+}
+
+/** A logger that records the retries the provider announces (`delay_ms` of each). */
+function retryLog() {
+  const delays: number[] = []
+  return { delays, logger: { debug: (fields: { delay_ms: number }) => void delays.push(fields.delay_ms), warn: () => {} } }
+}
+
 /** Resolves when the upstream saw the connection close, or fails after `ms`. */
 async function closedWithin(ms: number): Promise<void> {
   const timeout = delay(ms).then(() => {
@@ -116,6 +131,23 @@ describe('OpenAI-compatible provider against a scripted upstream', () => {
       { type: 'text', delta: 'lo' },
       { type: 'finish', reason: 'stop', model: 'gpt-test', usage: { promptTokens: 9, completionTokens: 2, totalTokens: 11 } },
     ])
+  })
+
+  it('reports the model the upstream says answered, else the one it was asked for', async () => {
+    upstream.script = (_req, res) => {
+      startSse(res)
+      res.write(chunk({ delta: { content: 'hi' }, finish_reason: 'stop' }, { model: 'gpt-4o-2024-08-06' }))
+      res.end('data: [DONE]\n\n')
+    }
+    const named = await collect(provider({ model: 'gpt-4o' }).stream(request()))
+    assert.deepEqual(named.at(-1), { type: 'finish', reason: 'stop', model: 'gpt-4o-2024-08-06' })
+    upstream.script = (_req, res) => {
+      startSse(res)
+      res.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: 'hi' }, finish_reason: 'stop' }] })}\n\n`)
+      res.end('data: [DONE]\n\n')
+    }
+    assert.deepEqual((await collect(provider({ model: 'configured' }).stream(request()))).at(-1), { type: 'finish', reason: 'stop', model: 'configured' })
+    assert.deepEqual((await collect(provider({ model: 'configured' }).stream(request({ model: 'asked' })))).at(-1), { type: 'finish', reason: 'stop', model: 'asked' })
   })
 
   it('sends the OpenAI request: stream, include_usage, tools as functions, options, bearer key', async () => {
@@ -275,19 +307,20 @@ describe('OpenAI-compatible provider against a scripted upstream', () => {
         res.end(chunk({ delta: { content: 'third time' }, finish_reason: 'stop' }) + 'data: [DONE]\n\n')
       }
     }
-    const delays: number[] = []
-    const events = await collect(
-      provider({
-        retryBaseMs: 400,
-        random: () => 0.5,
-        sleep: async (ms) => {
-          delays.push(ms)
-        },
-      }).stream(request()),
-    )
-    assert.equal(text(events), 'third time')
+    const clock = new ManualClock()
+    const { delays, logger } = retryLog()
+    const pending = collect(provider({ clock, logger, retryBaseMs: 400, random: () => 0.5 }).stream(request()))
+    await until(() => delays.length === 1, 'the first retry')
     // attempt 0: Retry-After 2 s; attempt 1: ceiling 800 ms, half fixed + half jittered (0.5) = 600 ms.
-    assert.deepEqual(delays, [2_000, 600])
+    assert.deepEqual(delays, [2_000])
+    await clock.advance(2_000 - 1)
+    assert.equal(upstream.requests.length, 1, 'still waiting out Retry-After')
+    await clock.advance(1)
+    await until(() => delays.length === 2, 'the second retry')
+    assert.deepEqual([delays[1], upstream.requests.length], [600, 2])
+    await clock.advance(600)
+    assert.equal(text(await pending), 'third time')
+    assert.equal(upstream.requests.length, 3)
   })
 
   it('does not wait for a Retry-After beyond maxRetryAfterMs', async () => {
@@ -373,20 +406,32 @@ describe('OpenAI-compatible provider against a scripted upstream', () => {
       startSse(res)
       res.write(chunk({ delta: { content: 'then silence' } }))
     }
-    await assert.rejects(
-      collect(provider({ idleTimeoutMs: 150 }).stream(request())),
-      (error: unknown) => error instanceof ProviderError && error.code === 'timeout',
-    )
-    assert.equal(upstream.requests.length, 1)
+    const clock = new ManualClock()
+    const events = provider({ clock, idleTimeoutMs: 2_000 }).stream(request())[Symbol.asyncIterator]()
+    assert.deepEqual((await events.next()).value, { type: 'text', delta: 'then silence' })
+    const rest = events.next()
+    let settled = false
+    rest.then(() => (settled = true), () => (settled = true))
+    await until(() => clock.pending === 1, 'the wait for the next chunk')
+    await clock.advance(2_000 - 1)
+    assert.equal(settled, false)
+    await clock.advance(1)
+    await assert.rejects(rest, (error: unknown) => error instanceof ProviderError && error.code === 'timeout' && /stopped sending/.test(error.message))
+    assert.equal(upstream.requests.length, 1, 'a timeout after the first token is not retried')
     await closedWithin(1_000)
   })
 
   it('times out when the response headers never come', async () => {
     upstream.script = () => {}
-    await assert.rejects(
-      collect(provider({ connectTimeoutMs: 150 }).stream(request())),
-      (error: unknown) => error instanceof ProviderError && error.code === 'timeout',
-    )
+    const clock = new ManualClock()
+    let settled = false
+    const pending = collect(provider({ clock, connectTimeoutMs: 2_000 }).stream(request())).finally(() => (settled = true))
+    await until(() => upstream.requests.length === 1, 'the request to reach the upstream')
+    await clock.advance(2_000 - 1)
+    assert.equal(settled, false)
+    await clock.advance(1)
+    await assert.rejects(pending, (error: unknown) => error instanceof ProviderError && error.code === 'timeout' && /did not answer/.test(error.message))
+    assert.equal(upstream.requests.length, 1)
     await closedWithin(1_000)
   })
 
@@ -438,15 +483,10 @@ describe('OpenAI-compatible provider against a scripted upstream', () => {
     const { port } = closed.address() as AddressInfo
     closed.close()
     await once(closed, 'close')
-    let sleeps = 0
-    const refused = provider({
-      baseUrl: `http://127.0.0.1:${port}/v1`,
-      sleep: async () => {
-        sleeps++
-      },
-    })
+    const { delays, logger } = retryLog()
+    const refused = provider({ baseUrl: `http://127.0.0.1:${port}/v1`, logger })
     await assert.rejects(collect(refused.stream(request())), (error: unknown) => error instanceof ProviderError && error.code === 'unavailable')
-    assert.equal(sleeps, 2)
+    assert.equal(delays.length, 2, 'retried twice (maxRetries) before giving up')
   })
 })
 
@@ -478,7 +518,8 @@ describe('OpenAI-compatible provider health check', () => {
     upstream.script = () => {}
     const controller = new AbortController()
     const check = provider().health!.check(controller.signal)
-    setTimeout(() => controller.abort(), 50)
+    await until(() => upstream.requests.length === 1, 'the probe to reach the upstream')
+    controller.abort()
     await assert.rejects(check)
     await closedWithin(1_000)
   })
@@ -486,10 +527,12 @@ describe('OpenAI-compatible provider health check', () => {
 
 describe('parseRetryAfter', () => {
   it('reads delta-seconds and HTTP dates', () => {
-    assert.equal(parseRetryAfter('0'), 0)
-    assert.equal(parseRetryAfter('3'), 3_000)
-    assert.equal(parseRetryAfter('Wed, 21 Oct 2015 07:28:10 GMT', Date.parse('Wed, 21 Oct 2015 07:28:00 GMT')), 10_000)
-    assert.equal(parseRetryAfter('soon'), undefined)
-    assert.equal(parseRetryAfter(null), undefined)
+    const now = Date.parse('Wed, 21 Oct 2015 07:28:00 GMT')
+    assert.equal(parseRetryAfter('0', now), 0)
+    assert.equal(parseRetryAfter('3', now), 3_000)
+    assert.equal(parseRetryAfter('Wed, 21 Oct 2015 07:28:10 GMT', now), 10_000)
+    assert.equal(parseRetryAfter('Wed, 21 Oct 2015 07:27:00 GMT', now), 0, 'a date in the past means now')
+    assert.equal(parseRetryAfter('soon', now), undefined)
+    assert.equal(parseRetryAfter(null, now), undefined)
   })
 })

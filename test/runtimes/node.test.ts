@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import tls from 'node:tls'
 import { after, before, describe, it } from 'node:test'
 import WebSocket from 'ws'
+import { ManualClock } from '../../src/kernel/clock.ts'
 import { startPlainServer, startServer } from '../../src/runtimes/node-server.ts'
 import { gracefulShutdown } from '../../src/runtimes/shutdown.ts'
 import { memoryLogger, testApp } from '../helpers/app.ts'
@@ -307,7 +308,10 @@ describe('graceful drain (startServer + gracefulShutdown, real sockets)', () => 
 
   it('destroys connections still busy at the deadline and still exits 0', async () => {
     const { config } = await testApp()
-    const started = await startServer(() => new Promise<Response>(() => {}), { ...config.server, host: '127.0.0.1', port: 0 })
+    let arrived!: () => void
+    const inFlight = new Promise<void>((resolve) => (arrived = resolve))
+    const never = () => (arrived(), new Promise<Response>(() => {}))
+    const started = await startServer(never, { ...config.server, host: '127.0.0.1', port: 0 })
     const { logger, lines } = memoryLogger()
     const exits: number[] = []
     const shutdown = gracefulShutdown({ logger, markDraining: () => {}, servers: [started], timeoutMs: 200, onClose: [], exit: (code) => void exits.push(code) })
@@ -315,7 +319,7 @@ describe('graceful drain (startServer + gracefulShutdown, real sockets)', () => 
       () => 'answered',
       (error: NodeJS.ErrnoException) => error.code,
     )
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    await inFlight
     await shutdown('test')
     assert.equal(await stuck, 'ECONNRESET')
     assert.deepEqual(exits, [0])
@@ -324,12 +328,15 @@ describe('graceful drain (startServer + gracefulShutdown, real sockets)', () => 
 
   it('a second signal forces exit at once', async () => {
     const { config } = await testApp()
-    const started = await startServer(() => new Promise<Response>(() => {}), { ...config.server, host: '127.0.0.1', port: 0 })
+    let arrived!: () => void
+    const inFlight = new Promise<void>((resolve) => (arrived = resolve))
+    const never = () => (arrived(), new Promise<Response>(() => {}))
+    const started = await startServer(never, { ...config.server, host: '127.0.0.1', port: 0 })
     const { logger } = memoryLogger()
     const exits: number[] = []
     const shutdown = gracefulShutdown({ logger, markDraining: () => {}, servers: [started], timeoutMs: 5_000, onClose: [], exit: (code) => void exits.push(code) })
     const stuck = request(`http://127.0.0.1:${started.port}/never`).catch(() => 'closed')
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    await inFlight
     const first = shutdown('SIGTERM')
     await shutdown('SIGINT')
     assert.deepEqual(exits, [1])
@@ -339,89 +346,103 @@ describe('graceful drain (startServer + gracefulShutdown, real sockets)', () => 
   })
 })
 
-describe('write_timeout (startServer, real sockets)', () => {
-  const settings = async (overrides: Record<string, number>) => {
-    const { config } = await testApp()
-    return { ...config.server, host: '127.0.0.1', port: 0, ...overrides }
-  }
-  /** GET with the response's outcome: `ended` (body complete), `closed` (cut mid-body) or `still open` after 5 s, and when. */
-  const fetchOutcome = (port: number, path: string, agent?: http.Agent) =>
-    new Promise<{ outcome: 'ended' | 'closed' | 'still open'; afterHeadersMs: number; reused: boolean }>((resolve, reject) => {
+describe('write_timeout (startServer, real sockets, a ManualClock for the sweep)', () => {
+  // The shipped write_timeout, 30 s; the sweep runs every second on the test's clock.
+  const WRITE_TIMEOUT = 30_000
+  /**
+   * A GET whose `headers` resolve when the response starts, `received()` counts body bytes, and
+   * `outcome` says how it ended: `ended` (complete), `closed` (cut mid-body) or `still open` after 5 s.
+   */
+  const get = (port: number, path: string, agent?: http.Agent) => {
+    let bytes = 0
+    let headersArrived!: () => void
+    const headers = new Promise<void>((resolve) => (headersArrived = resolve))
+    const outcome = new Promise<{ outcome: 'ended' | 'closed' | 'still open'; reused: boolean }>((resolve, reject) => {
       const req = http.get({ host: '127.0.0.1', port, path, agent }, (res) => {
-        const headersAt = performance.now()
+        headersArrived()
         let settled = false
         const settle = (outcome: 'ended' | 'closed' | 'still open') => {
           if (settled) return
           settled = true
           clearTimeout(bound)
-          resolve({ outcome, afterHeadersMs: performance.now() - headersAt, reused: req.reusedSocket })
+          resolve({ outcome, reused: req.reusedSocket })
         }
         const bound = setTimeout(() => {
           settle('still open')
           req.destroy()
         }, 5_000)
-        res.on('data', () => {})
+        res.on('data', (chunk: Buffer) => (bytes += chunk.length))
         res.on('end', () => settle('ended'))
         res.on('close', () => settle(res.complete ? 'ended' : 'closed'))
         res.on('error', () => settle('closed'))
       })
       req.on('error', reject)
     })
-  /** A body that sends `chunks` chunks `everyMs` apart, or none at all when `chunks` is 0 (and never ends). */
-  const dribble = (chunks: number, everyMs: number) => {
-    let timer: ReturnType<typeof setInterval> | undefined
-    return new ReadableStream<Uint8Array>({
-      start(controller) {
-        if (chunks === 0) return
-        let sent = 0
-        timer = setInterval(() => {
-          controller.enqueue(new TextEncoder().encode('.'))
-          if (++sent === chunks) {
-            clearInterval(timer)
-            controller.close()
-          }
-        }, everyMs)
-      },
-      cancel: () => clearInterval(timer),
-    })
+    return { headers, outcome, received: () => bytes }
   }
-  const serve = async (overrides: Record<string, number>) =>
-    startServer((req) => {
-      const path = new URL(req.url).pathname
-      if (path === '/stalled') return new Response(dribble(0, 0))
-      if (path === '/dribble') return new Response(dribble(12, 50))
-      return new Response('ok')
-    }, await settings(overrides))
+  /** A body the test writes: `send()` enqueues one byte, `end()` closes it. */
+  const controlledBody = () => {
+    let controller!: ReadableStreamDefaultController<Uint8Array>
+    const body = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) })
+    return { body, send: () => controller.enqueue(new TextEncoder().encode('.')), end: () => controller.close() }
+  }
+  const serve = async (clock: ManualClock, bodies: Record<string, () => ReadableStream<Uint8Array>> = {}) => {
+    const { config } = await testApp()
+    return startServer(
+      (req) => {
+        const body = bodies[new URL(req.url).pathname]
+        return new Response(body ? body() : 'ok')
+      },
+      { ...config.server, host: '127.0.0.1', port: 0 },
+      { clock },
+    )
+  }
 
   it('closes a connection whose response moves no byte for write_timeout', async () => {
-    const started = await serve({ write_timeout: 200 })
+    const clock = new ManualClock()
+    const body = controlledBody()
+    const started = await serve(clock, { '/stalled': () => body.body })
     try {
-      const { outcome, afterHeadersMs } = await fetchOutcome(started.port, '/stalled')
-      assert.equal(outcome, 'closed')
-      assert.ok(afterHeadersMs >= 150 && afterHeadersMs < 2_000, `closed ${afterHeadersMs} ms after the headers`)
+      const stalled = get(started.port, '/stalled')
+      await stalled.headers
+      await clock.advance(WRITE_TIMEOUT - 1_000)
+      body.send()
+      await until(() => stalled.received() === 1, 'a byte after a stall shorter than write_timeout')
+      // The sweep notes a change of the byte count at most a second late, so allow it that second.
+      await clock.advance(WRITE_TIMEOUT + 1_000)
+      assert.equal((await stalled.outcome).outcome, 'closed')
     } finally {
       await started.drain(0)
     }
   })
 
   it('keeps a slow response whose bytes keep moving, past write_timeout', async () => {
-    const started = await serve({ write_timeout: 200 })
+    const clock = new ManualClock()
+    const dribble = controlledBody()
+    const started = await serve(clock, { '/dribble': () => dribble.body })
     try {
-      const { outcome, afterHeadersMs } = await fetchOutcome(started.port, '/dribble')
-      assert.equal(outcome, 'ended')
-      assert.ok(afterHeadersMs >= 400, `the body took ${afterHeadersMs} ms`)
+      const slow = get(started.port, '/dribble')
+      await slow.headers
+      for (let sent = 1; sent <= 3; sent++) {
+        dribble.send()
+        await until(() => slow.received() === sent, `byte ${sent} to arrive`)
+        await clock.advance(WRITE_TIMEOUT - 1_000)
+      }
+      dribble.end()
+      assert.equal((await slow.outcome).outcome, 'ended', `open for ${3 * (WRITE_TIMEOUT - 1_000)} ms of the clock, past write_timeout`)
     } finally {
       await started.drain(0)
     }
   })
 
   it('leaves idle keep-alive connections to idle_timeout', async () => {
-    const started = await serve({ write_timeout: 100, idle_timeout: 10_000 })
+    const clock = new ManualClock()
+    const started = await serve(clock)
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
     try {
-      assert.equal((await fetchOutcome(started.port, '/', agent)).outcome, 'ended')
-      await new Promise((resolve) => setTimeout(resolve, 500))
-      const second = await fetchOutcome(started.port, '/', agent)
+      assert.equal((await get(started.port, '/', agent).outcome).outcome, 'ended')
+      await clock.advance(5 * WRITE_TIMEOUT)
+      const second = await get(started.port, '/', agent).outcome
       assert.equal(second.outcome, 'ended')
       assert.equal(second.reused, true, 'the idle connection was still open')
     } finally {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import WebSocket from 'ws'
+import { ManualClock } from '../../src/kernel/clock.ts'
 import { KEYS, refusal, startWsServer, within, type WsServer } from './harness.ts'
 
 describe('/ws handshake', () => {
@@ -280,8 +281,9 @@ describe('/ws limits', () => {
     }
   })
 
-  it('answers frames over the token bucket with rate_limited and stays open', async () => {
-    const server = await startWsServer({ hub: { burst: 3, messagesPerSecond: 1 } })
+  it('answers frames over the token bucket with rate_limited, stays open, and refills with time', async () => {
+    const clock = new ManualClock()
+    const server = await startWsServer({ hub: { burst: 3, messagesPerSecond: 1, clock } })
     try {
       const client = await server.connect()
       for (let i = 0; i < 6; i++) client.send({ type: 'ping' })
@@ -289,6 +291,10 @@ describe('/ws limits', () => {
       for (let i = 0; i < 6; i++) frames.push(await client.next())
       assert.deepEqual(frames.map((f) => f.type === 'pong' ? 'pong' : f.code), ['pong', 'pong', 'pong', 'rate_limited', 'rate_limited', 'rate_limited'])
       assert.equal(client.ws.readyState, WebSocket.OPEN)
+      await clock.advance(1_000)
+      for (let i = 0; i < 2; i++) client.send({ type: 'ping' })
+      const later = [await client.next(), await client.next()]
+      assert.deepEqual(later.map((f) => f.type === 'pong' ? 'pong' : f.code), ['pong', 'rate_limited'], 'one token a second')
     } finally {
       await server.close()
     }
@@ -319,17 +325,30 @@ describe('/ws limits', () => {
   })
 
   it('pings idle clients and closes one that never answers', async () => {
-    const server = await startWsServer({ hub: { pingPeriod: 50, pongWait: 200 } })
+    // The shipped ping_period (54 s) and pong_wait (60 s).
+    const clock = new ManualClock()
+    const server = await startWsServer({ hub: { clock } })
     try {
       const healthy = await server.connect()
       let pings = 0
       healthy.ws.on('ping', () => pings++)
       const silent = await server.connect('alice', { autoPong: false })
+      let silentPings = 0
+      silent.ws.on('ping', () => silentPings++)
+      await clock.advance(54_000)
+      await within((async () => {
+        while (pings < 1 || silentPings < 1) await new Promise((resolve) => setImmediate(resolve))
+      })(), 3000, 'the first pings')
+      // A ping frame after the pong: answered, so the hub has seen the pong when this comes back.
+      healthy.send({ type: 'ping' })
+      await healthy.next((f) => f.type === 'pong')
+      assert.equal(silent.ws.readyState, WebSocket.OPEN, 'silent for 54 s is within pong_wait')
+      await clock.advance(54_000)
       const { code, reason } = await within(silent.closed, 3000)
       assert.equal(code, 1001)
       assert.equal(reason, 'pong timeout')
-      assert.ok(pings >= 1)
       assert.equal(healthy.ws.readyState, WebSocket.OPEN)
+      assert.equal(server.hub.size, 1)
       healthy.ws.close()
     } finally {
       await server.close()

@@ -2,12 +2,15 @@ import { Hono, type Context } from 'hono'
 import { getRuntimeKey } from 'hono/adapter'
 import { z } from 'zod'
 import type { AppEnv } from '../../env.ts'
+import { systemClock, type Clock, type TimerHandle } from '../../kernel/clock.ts'
 import { HttpProblem, problems } from '../../kernel/problem.ts'
 import { empty, json } from '../../pipeline/index.ts'
-import { fieldErrors } from '../../middleware/validation/index.ts'
+import { validate } from '../../middleware/validation/index.ts'
+import { eventStreamFormatter, uiMessageFormatter } from './formatters.ts'
 import { eventData, type ChatJob } from './jobs.ts'
-import { resultOf, type ChatInput, type ChatService } from './service.ts'
-import { eventStream, eventStreamFormatter, Heartbeats, uiMessageFormatter, type StreamCounters } from './sse.ts'
+import { resultOf } from './result.ts'
+import type { ChatInput, ChatService } from './service.ts'
+import { eventStream, Heartbeats, type StreamCounters } from './sse.ts'
 
 export interface ChatRoutesOptions {
   service: ChatService
@@ -19,6 +22,8 @@ export interface ChatRoutesOptions {
   maxMessageChars?: number
   /** Counts open SSE responses, for leak checks; optional. */
   counters?: StreamCounters
+  /** Heartbeats and the long-poll wait run on it. Default: the system clock. */
+  clock?: Clock
 }
 
 const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'ids are 1-128 chars of [A-Za-z0-9._:-]')
@@ -52,19 +57,21 @@ const uiChatBody = z.looseObject({
   max_tokens: z.number().int().positive().max(1_000_000).optional(),
 })
 
-function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const result = schema.safeParse(value)
-  if (result.success) return result.data
-  const errors = fieldErrors(result.error.issues)
-  throw problems.badRequest(`Invalid ${what}: ${errors.map((e) => e.path || '(root)').join(', ')}`, errors)
-}
-
-async function readJson(c: Context<AppEnv>): Promise<unknown> {
-  try {
-    return await c.req.json()
-  } catch {
-    throw problems.badRequest('The request body must be a JSON object')
-  }
+/**
+ * `POST /chat/stream` takes either body: the AI SDK's when it has `messages`, else ours. Invalid
+ * fields are reported against the body it was taken for.
+ */
+function streamBody(maxChars: number) {
+  const ours = chatBody(maxChars)
+  return z.unknown().transform((value, ctx) => {
+    const ui = typeof value === 'object' && value !== null && 'messages' in value
+    const result = ui ? uiChatBody.safeParse(value) : ours.safeParse(value)
+    if (!result.success) {
+      for (const issue of result.error.issues) ctx.addIssue({ ...issue })
+      return z.NEVER
+    }
+    return ui ? { ui: true as const, body: result.data as z.infer<typeof uiChatBody> } : { ui: false as const, body: result.data as z.infer<typeof ours> }
+  })
 }
 
 function lastUserText(body: z.infer<typeof uiChatBody>, maxChars: number): string {
@@ -94,10 +101,12 @@ function cursor(c: Context<AppEnv>): number {
  */
 export function chatRoutes(options: ChatRoutesOptions) {
   const { service, counters } = options
-  const heartbeats = new Heartbeats(options.heartbeatMs ?? 15_000)
+  const clock = options.clock ?? systemClock
+  const heartbeats = new Heartbeats(options.heartbeatMs ?? 15_000, clock)
   const longPollTimeoutMs = options.longPollTimeoutMs ?? 25_000
   const maxChars = options.maxMessageChars ?? 32_768
   const messageBody = chatBody(maxChars)
+  const eitherBody = streamBody(maxChars)
   // Node, Bun and Deno have no execution context: the process keeps the job alive. Asking for one
   // there throws, and that error's stack trace was a measurable share of each stream's CPU.
   const processKeepsJobsAlive = ['node', 'bun', 'deno'].includes(getRuntimeKey())
@@ -151,17 +160,16 @@ export function chatRoutes(options: ChatRoutesOptions) {
   }
 
   return new Hono<AppEnv>()
-    .post('/chat', async (c) => {
-      const body = parse(messageBody, await readJson(c), 'request body')
-      const job = await start(c, input(c, body))
+    .post('/chat', validate('json', messageBody), async (c) => {
+      const job = await start(c, input(c, c.req.valid('json')))
       // A client that hangs up does not stop the job; it finishes and persists its reply.
       await job.finished
       return json(c, resultOf(job))
     })
-    .post('/chat/stream', async (c) => {
-      const raw = await readJson(c)
-      if (raw && typeof raw === 'object' && 'messages' in raw) {
-        const body = parse(uiChatBody, raw, 'request body')
+    .post('/chat/stream', validate('json', eitherBody), async (c) => {
+      const parsed = c.req.valid('json')
+      if (parsed.ui) {
+        const { body } = parsed
         const job = await start(c, {
           message: lastUserText(body, maxChars),
           conversationId: body.id,
@@ -173,8 +181,7 @@ export function chatRoutes(options: ChatRoutesOptions) {
         })
         return eventStream(c, { job, after: 0, formatter: uiMessageFormatter(job.id), heartbeats, headers: streamHeaders(job, true), counters })
       }
-      const body = parse(messageBody, raw, 'request body')
-      const job = await start(c, input(c, body))
+      const job = await start(c, input(c, parsed.body))
       return eventStream(c, { job, after: 0, formatter: eventStreamFormatter, heartbeats, headers: streamHeaders(job, false), counters })
     })
     // The AI SDK's default resume URL for `api: '/api/v1/chat/stream'`; it expects a full replay.
@@ -194,7 +201,7 @@ export function chatRoutes(options: ChatRoutesOptions) {
       const after = cursor(c)
       const job = await ownedJob(c)
       if (!job) return empty(c, 204)
-      if (job.events.length <= after && job.status === 'running') await nextEvent(job, after, longPollTimeoutMs, c.req.raw.signal)
+      if (job.events.length <= after && job.status === 'running') await nextEvent(job, after, longPollTimeoutMs, c.req.raw.signal, clock)
       const events = job.events.slice(after).map((e) => ({ id: e.seq, event: e.type, data: eventData(e) }))
       const nextAfter = Math.max(after, job.events.length)
       return json(c, {
@@ -222,19 +229,20 @@ export function chatRoutes(options: ChatRoutesOptions) {
 }
 
 /** Resolves on the job's next event, the timeout, or the client going away — whichever is first. */
-function nextEvent(job: ChatJob, after: number, timeoutMs: number, signal: AbortSignal): Promise<void> {
+function nextEvent(job: ChatJob, after: number, timeoutMs: number, signal: AbortSignal, clock: Clock): Promise<void> {
   return new Promise((resolve) => {
     let detach = () => {}
     let settled = false
+    let timer: TimerHandle | undefined
     const done = () => {
       if (settled) return
       settled = true
-      clearTimeout(timer)
+      clock.clearTimeout(timer)
       signal.removeEventListener('abort', done)
       detach()
       resolve()
     }
-    const timer = setTimeout(done, timeoutMs)
+    timer = clock.setTimeout(done, timeoutMs)
     signal.addEventListener('abort', done, { once: true })
     detach = job.subscribe(after, done)
     if (settled) detach()

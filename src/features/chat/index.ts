@@ -1,16 +1,23 @@
 import type { Logger } from 'pino'
 import type { Config } from '../../config/index.ts'
+import type { Clock } from '../../kernel/clock.ts'
 import type { ChatProvider } from '../../providers/ports.ts'
 import type { ConversationStore, MemoryStore } from '../../storage/ports.ts'
 import { chatRoutes } from './chat.routes.ts'
 import { createInMemoryJobManager, type JobManager } from './jobs.ts'
-import { createChatService, type ChatService, type ChatTools } from './service.ts'
+import { createChatService, type ChatService } from './service.ts'
 import type { StreamCounters } from './sse.ts'
+import type { ChatTools } from './tool-loop.ts'
 
 export { chatRoutes, type ChatRoutesOptions } from './chat.routes.ts'
+export { estimateTokens, fitHistory } from './context.ts'
+export { eventStreamFormatter, uiMessageFormatter, type FrameFormatter } from './formatters.ts'
+export { chatGateway } from './gateway.ts'
 export { createInMemoryJobManager, eventData, type ChatJob, type DataEvent, type JobEvent, type JobManager, type JobStats, type TextEvent } from './jobs.ts'
-export { createChatService, estimateTokens, fitHistory, resultOf, type ChatInput, type ChatResult, type ChatService, type ChatServiceOptions, type ChatTools } from './service.ts'
-export { eventStream, eventStreamFormatter, FrameWriter, Heartbeats, uiMessageFormatter, type StreamCounters } from './sse.ts'
+export { resultOf, type ChatResult } from './result.ts'
+export { createChatService, type ChatInput, type ChatService, type ChatServiceOptions } from './service.ts'
+export { eventStream, FrameWriter, Heartbeats, type StreamCounters } from './sse.ts'
+export type { ChatTools } from './tool-loop.ts'
 
 export interface ChatFeatureOptions {
   config: Pick<Config, 'chat' | 'tools' | 'ai'>
@@ -19,22 +26,23 @@ export interface ChatFeatureOptions {
   provider: ChatProvider
   tools?: ChatTools
   logger?: Logger
-  /** Milliseconds clock for job retention; default `Date.now`. */
-  now?: () => number
+  /** Job retention, generation budgets, tool timeouts, heartbeats and long-polls run on it. Default: the system clock. */
+  clock?: Clock
   /** Replaces the in-memory job manager (e.g. a shared bus). */
   jobs?: JobManager
 }
 
 /** The chat service and its job manager, configured from `config.chat`/`tools`/`ai`. */
 export function chatServiceFromConfig(options: ChatFeatureOptions): ChatService {
-  const { config } = options
+  const { config, clock } = options
   return createChatService({
     conversations: options.conversations,
     memory: options.memory,
     provider: options.provider,
     tools: options.tools,
-    jobs: options.jobs ?? createInMemoryJobManager({ retentionMs: config.chat.job_retention, now: options.now }),
+    jobs: options.jobs ?? createInMemoryJobManager({ retentionMs: config.chat.job_retention, clock }),
     logger: options.logger,
+    clock,
     historyTokenBudget: config.chat.history_token_budget,
     memoryContextItems: config.chat.memory_context_items,
     maxToolRounds: config.tools.max_rounds,
@@ -47,13 +55,18 @@ export function chatServiceFromConfig(options: ChatFeatureOptions): ChatService 
 }
 
 /** The chat router, configured from `config.chat`. */
-export function chatRoutesFromConfig(service: ChatService, config: Pick<Config, 'chat'>, counters?: StreamCounters) {
+export function chatRoutesFromConfig(
+  service: ChatService,
+  config: Pick<Config, 'chat'>,
+  options: { counters?: StreamCounters; clock?: Clock } = {},
+) {
   return chatRoutes({
     service,
     heartbeatMs: config.chat.heartbeat_interval,
     longPollTimeoutMs: config.chat.long_poll_timeout,
     maxMessageChars: config.chat.max_message_chars,
-    counters,
+    counters: options.counters,
+    clock: options.clock,
   })
 }
 
@@ -61,6 +74,5 @@ export function chatRoutesFromConfig(service: ChatService, config: Pick<Config, 
 export function createChat(options: ChatFeatureOptions): { service: ChatService; jobs: JobManager; routes: ReturnType<typeof chatRoutes>; counters: StreamCounters } {
   const service = chatServiceFromConfig(options)
   const counters: StreamCounters = { open: 0 }
-  return { service, jobs: service.jobs, routes: chatRoutesFromConfig(service, options.config, counters), counters }
+  return { service, jobs: service.jobs, routes: chatRoutesFromConfig(service, options.config, { counters, clock: options.clock }), counters }
 }
-export { chatGateway } from './gateway.ts'

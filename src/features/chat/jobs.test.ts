@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { ManualClock } from '../../kernel/clock.ts'
 import { HttpProblem } from '../../kernel/problem.ts'
 import { createInMemoryJobManager, eventData, type JobEvent } from './jobs.ts'
 
@@ -63,14 +64,14 @@ describe('in-memory job manager', () => {
     assert.equal(job.stopReason, 'stopped')
   })
 
-  it('drops finished jobs once their retention has passed', () => {
-    let now = 1_000
-    const jobs = createInMemoryJobManager({ retentionMs: 100, now: () => now })
+  it('drops finished jobs once their retention has passed', async () => {
+    const clock = new ManualClock()
+    const jobs = createInMemoryJobManager({ retentionMs: 100, clock })
     const job = jobs.create({ userId: 'u', conversationId: 'c' })
     job.finish('complete', 'done', {})
-    now += 100 - 1
+    await clock.advance(100 - 1)
     assert.equal(jobs.latest('c'), job)
-    now += 1
+    await clock.advance(1)
     assert.equal(jobs.latest('c'), undefined)
     assert.deepEqual(jobs.stats(), { jobs: 0, running: 0, listeners: 0 })
   })

@@ -1,3 +1,4 @@
+import { systemClock, type WallClock } from '../../kernel/clock.ts'
 import { problems } from '../../kernel/problem.ts'
 
 /** What one generation reports, in order. `seq` starts at 1 and grows by one. */
@@ -80,8 +81,8 @@ export interface JobManager {
 export interface InMemoryJobManagerOptions {
   /** How long a finished job stays replayable, in ms (config `chat.job_retention`, default 5 min). */
   retentionMs?: number
-  /** Milliseconds clock; default `Date.now`. */
-  now?: () => number
+  /** Tells when a job finished and when its retention ran out. Default: the system clock. */
+  clock?: WallClock
   /** Job ids; default `crypto.randomUUID()`. */
   newId?: () => string
 }
@@ -159,7 +160,7 @@ function noop() {}
  */
 export function createInMemoryJobManager(options: InMemoryJobManagerOptions = {}): JobManager {
   const retentionMs = options.retentionMs ?? 5 * 60_000
-  const now = options.now ?? Date.now
+  const clock = options.clock ?? systemClock
   const newId = options.newId ?? (() => crypto.randomUUID())
   const running = new Map<string, MemoryJob>()
   const latest = new Map<string, MemoryJob>()
@@ -168,7 +169,7 @@ export function createInMemoryJobManager(options: InMemoryJobManagerOptions = {}
   let head = 0
 
   function sweep() {
-    const cutoff = now() - retentionMs
+    const cutoff = clock.now() - retentionMs
     while (head < finished.length && finished[head].finishedAt <= cutoff) {
       const job = finished[head++]
       if (latest.get(job.conversationId) === job) latest.delete(job.conversationId)
@@ -180,7 +181,7 @@ export function createInMemoryJobManager(options: InMemoryJobManagerOptions = {}
   }
 
   function onFinish(job: MemoryJob) {
-    job.finishedAt = now()
+    job.finishedAt = clock.now()
     if (running.get(job.conversationId) === job) running.delete(job.conversationId)
     finished.push(job)
     if (retentionMs <= 0) sweep()

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { SSEStreamingApi } from 'hono/streaming'
+import { ManualClock } from '../../kernel/clock.ts'
+import { uiMessageFormatter } from './formatters.ts'
 import type { JobEvent } from './jobs.ts'
-import { eventStreamFormatter, FrameWriter, Heartbeats, uiMessageFormatter } from './sse.ts'
-import { estimateTokens, fitHistory } from './service.ts'
-import type { Message } from '../../storage/ports.ts'
+import { FrameWriter, Heartbeats } from './sse.ts'
 import { StreamProgress } from '../../pipeline/index.ts'
 import { AUTH, testApp } from '../../../test/helpers/app.ts'
 
@@ -133,57 +133,26 @@ describe('FrameWriter', () => {
 })
 
 describe('Heartbeats', () => {
-  const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length
-
   it('beats for every open stream on one timer, held only while a stream is open', async () => {
     const writes: string[][] = [[], []]
     const writers = writes.map((list) => ({ push: (text: string) => void list.push(text) }))
-    const baseline = timers()
-    const heartbeats = new Heartbeats(5)
-    try {
-      heartbeats.add(writers[0])
-      heartbeats.add(writers[1])
-      assert.equal(timers(), baseline + 1, 'one timer for both streams')
-      for (let i = 0; i < 200 && writes.some((list) => list.length < 2); i++) await new Promise((resolve) => setTimeout(resolve, 5))
-      for (const list of writes) assert.ok(list.length >= 2 && list.every((w) => w === ': heartbeat\n\n'), String(list))
-      heartbeats.delete(writers[0])
-      assert.equal(timers(), baseline + 1, 'still beating for the other stream')
-    } finally {
-      heartbeats.delete(writers[0])
-      heartbeats.delete(writers[1])
-    }
-    assert.equal(timers(), baseline, 'no timer once every stream closed')
-  })
-})
-
-describe('formatters', () => {
-  it('formats an event frame with one data line', () => {
-    const event: JobEvent = { seq: 7, type: 'message', delta: 'line\nbreak' }
-    assert.equal(eventStreamFormatter.format(event), 'event: message\nid: 7\ndata: {"delta":"line\\nbreak"}\n\n')
-  })
-
-  it('opens and closes text parts around tools in the UI protocol', () => {
-    const ui = uiMessageFormatter('m1')
-    const out = [
-      ui.open,
-      ui.format({ seq: 1, type: 'message', delta: 'a' }),
-      ui.format({ seq: 2, type: 'tool_call', data: { id: 't', name: 'x', arguments: {} } }),
-      ui.format({ seq: 3, type: 'tool_result', data: { id: 't', name: 'x', error: { status: 500, detail: 'The tool failed' } } }),
-      ui.format({ seq: 4, type: 'error', data: { status: 502, detail: 'boom' } }),
-      ui.close,
-    ].join('')
-    const types = [...out.matchAll(/"type":"([^"]+)"/g)].map((m) => m[1])
-    assert.deepEqual(types, ['start', 'start-step', 'text-start', 'text-delta', 'text-end', 'tool-input-available', 'tool-output-error', 'error'])
-    assert.ok(out.endsWith('data: [DONE]\n\n'))
-  })
-})
-
-describe('history budget', () => {
-  const message = (content: string): Message => ({ id: content, conversationId: 'c', seq: 1, role: 'user', content, status: 'complete', createdAt: 0 })
-  it('keeps the newest messages that fit, oldest first', () => {
-    assert.equal(estimateTokens('12345678'), 2)
-    const kept = fitHistory([message('a'.repeat(40)), message('b'.repeat(8)), message('c'.repeat(8))], 5)
-    assert.deepEqual(kept.map((m) => m.content[0]), ['b', 'c'])
+    const clock = new ManualClock()
+    const heartbeats = new Heartbeats(5, clock)
+    heartbeats.add(writers[0])
+    heartbeats.add(writers[1])
+    assert.equal(clock.pending, 1, 'one timer for both streams')
+    await clock.advance(4)
+    assert.deepEqual(writes, [[], []], 'nothing before the first interval')
+    await clock.advance(1)
+    assert.deepEqual(writes, [[': heartbeat\n\n'], [': heartbeat\n\n']])
+    await clock.advance(5)
+    assert.deepEqual(writes.map((list) => list.length), [2, 2], 'then one every interval')
+    heartbeats.delete(writers[0])
+    assert.equal(clock.pending, 1, 'still beating for the other stream')
+    await clock.advance(5)
+    assert.deepEqual(writes.map((list) => list.length), [2, 3])
+    heartbeats.delete(writers[1])
+    assert.equal(clock.pending, 0, 'no timer once every stream closed')
   })
 })
 

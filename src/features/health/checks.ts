@@ -1,5 +1,5 @@
 import type { HealthCheck } from '../../kernel/health.ts'
-import type { Clock } from '../../kernel/clock.ts'
+import type { Clock, TimerHandle } from '../../kernel/clock.ts'
 
 export interface CheckResult {
   healthy: boolean
@@ -15,6 +15,7 @@ export interface HealthReport {
 }
 
 export interface HealthChecksOptions {
+  /** Caching and the per-check timeouts run on it. */
   clock: Clock
   /** How long a report is reused, so probe floods cannot hammer dependencies. Default 1000 ms. */
   cacheMs?: number
@@ -73,9 +74,9 @@ export class HealthChecks {
     const timeoutMs = check.timeoutMs ?? this.#timeoutMs
     const controller = new AbortController()
     const started = performance.now()
-    let timer: ReturnType<typeof setTimeout> | undefined
+    let timer: TimerHandle | undefined
     const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+      timer = this.#clock.setTimeout(() => {
         controller.abort()
         reject(new Error(`timed out after ${timeoutMs} ms`))
       }, timeoutMs)
@@ -87,7 +88,7 @@ export class HealthChecks {
       const message = error instanceof Error ? error.message : String(error)
       return { healthy: false, latency_ms: round(performance.now() - started), error: message.slice(0, 200) }
     } finally {
-      clearTimeout(timer)
+      this.#clock.clearTimeout(timer)
     }
   }
 }

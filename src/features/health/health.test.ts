@@ -1,14 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { testApp } from '../../../test/helpers/app.ts'
-import { systemClock } from '../../kernel/clock.ts'
+import { ManualClock } from '../../kernel/clock.ts'
 import { HealthChecks } from './index.ts'
-
-/** A clock the test moves by hand. */
-function fakeClock(t = 1_700_000_000_000) {
-  const clock = { ...systemClock, t, now: () => clock.t }
-  return clock
-}
 
 const never = () => new Promise<void>(() => {})
 
@@ -48,8 +42,9 @@ describe('GET /health', () => {
     assert.equal(body.checks.ai.error, 'connection refused')
   })
 
-  it('bounds a check that never resolves by its timeout and aborts its signal', async () => {
-    const { app, deps } = await testApp()
+  it("bounds a check that never resolves by the check's own timeout and aborts its signal", async () => {
+    const clock = new ManualClock()
+    const { app, deps } = await testApp({ deps: { clock } })
     let signal: AbortSignal | undefined
     deps.health.register({
       name: 'stuck',
@@ -59,7 +54,12 @@ describe('GET /health', () => {
         return never()
       },
     })
-    const res = await app.request('/health')
+    const pending = app.request('/health')
+    for (let turn = 0; turn < 100 && !signal; turn++) await new Promise((resolve) => setImmediate(resolve))
+    await clock.advance(19)
+    assert.equal(signal?.aborted, false)
+    await clock.advance(1)
+    const res = await pending
     assert.equal(res.status, 503)
     const body = await res.json()
     assert.equal(body.checks.stuck.healthy, false)
@@ -68,23 +68,24 @@ describe('GET /health', () => {
   })
 
   it('caches the report for about a second so concurrent probes call a check once', async () => {
-    const clock = fakeClock()
+    const clock = new ManualClock()
     const { app, deps } = await testApp({ deps: { clock } })
     let calls = 0
     deps.health.register({
       name: 'store',
       check: async () => {
         calls++
-        await new Promise((resolve) => setTimeout(resolve, 5))
+        // Still running while the other probes arrive.
+        await new Promise((resolve) => setImmediate(resolve))
       },
     })
     const responses = await Promise.all(Array.from({ length: 20 }, () => app.request('/health')))
     assert.ok(responses.every((res) => res.status === 200))
     assert.equal(calls, 1)
-    clock.t += 999
+    await clock.advance(999)
     await app.request('/health')
     assert.equal(calls, 1)
-    clock.t += 1
+    await clock.advance(1)
     await app.request('/health')
     assert.equal(calls, 2)
   })
@@ -92,15 +93,18 @@ describe('GET /health', () => {
 
 describe('HealthChecks', () => {
   it('uses the default per-check timeout from the options', async () => {
-    const checks = new HealthChecks({ clock: fakeClock(), timeoutMs: 10 })
+    const clock = new ManualClock()
+    const checks = new HealthChecks({ clock, timeoutMs: 10 })
     checks.register({ name: 'stuck', check: never })
-    const report = await checks.report()
+    const pending = checks.report()
+    await clock.advance(10)
+    const report = await pending
     assert.equal(report.healthy, false)
     assert.match(report.checks.stuck.error ?? '', /timed out after 10 ms/)
   })
 
   it('keeps a failing non-critical check out of readiness', async () => {
-    const checks = new HealthChecks({ clock: fakeClock() })
+    const checks = new HealthChecks({ clock: new ManualClock() })
     checks.register({
       name: 'optional',
       critical: false,

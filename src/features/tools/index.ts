@@ -19,7 +19,7 @@ export interface BuiltinToolsOptions {
   config: Pick<Config['tools'], 'workspace_root' | 'max_file_bytes' | 'max_search_results'>
   /** The runtime's filesystem; without it (Workers) the workspace tools are absent even with a root. */
   workspaceFs?: WorkspaceFs
-  /** For `current_time`. Default: the system clock. */
+  /** For `current_time` and the registry's timeouts. Default: the system clock. */
   clock?: Clock
 }
 
@@ -49,7 +49,7 @@ export interface ToolRegistryFromConfig extends BuiltinToolsOptions {
 
 /** A registry holding the built-in tools, with the configured per-tool timeout (`tools.timeout`). */
 export function createToolRegistry(options: ToolRegistryFromConfig): ToolRegistry {
-  const registry = new ToolRegistry({ timeoutMs: options.config.timeout })
+  const registry = new ToolRegistry({ timeoutMs: options.config.timeout, clock: options.clock })
   for (const tool of createBuiltinTools(options)) registry.register(tool)
   return registry
 }

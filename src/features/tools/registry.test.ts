@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { z } from 'zod'
+import { ManualClock } from '../../kernel/clock.ts'
 import { HttpProblem } from '../../kernel/problem.ts'
 import { StoreUnavailableError } from '../../storage/ports.ts'
 import { ToolError, ToolRegistry } from './registry.ts'
@@ -68,9 +69,10 @@ describe('ToolRegistry', () => {
     assert.match(problem.detail ?? '', /echo: .*text/)
   })
 
-  it('answers 504 past the timeout and aborts the tool signal', async () => {
+  it("answers 504 past the tool's own timeout and aborts the tool signal", async () => {
     let aborted = false
-    const tools = new ToolRegistry({ timeoutMs: 5_000 }).register({
+    const clock = new ManualClock()
+    const tools = new ToolRegistry({ timeoutMs: 5_000, clock }).register({
       name: 'slow',
       description: 'never ends',
       schema: z.object({}),
@@ -83,21 +85,32 @@ describe('ToolRegistry', () => {
           })
         }),
     })
-    const problem = await problemOf(tools.execute('slow', {}, ctx()))
+    const pending = problemOf(tools.execute('slow', {}, ctx()))
+    await clock.advance(29)
+    assert.equal(aborted, false)
+    await clock.advance(1)
+    const problem = await pending
     assert.equal(problem.status, 504)
+    assert.match(problem.detail ?? '', /within 30 ms/)
     assert.equal(aborted, true)
+    assert.equal(clock.pending, 0, 'no timer left behind')
   })
 
   it('answers 504 even when the tool ignores its signal, without an unhandled rejection', async () => {
-    const tools = new ToolRegistry({ timeoutMs: 20 }).register({
+    const clock = new ManualClock()
+    let failLate!: (error: Error) => void
+    const tools = new ToolRegistry({ timeoutMs: 20, clock }).register({
       name: 'stubborn',
       description: '',
       schema: z.object({}),
-      handler: () => new Promise((_, reject) => setTimeout(() => reject(new Error('late failure')), 60)),
+      handler: () => new Promise((_, reject) => (failLate = reject)),
     })
-    const problem = await problemOf(tools.execute('stubborn', {}, ctx()))
-    assert.equal(problem.status, 504)
-    await new Promise((resolve) => setTimeout(resolve, 80))
+    const pending = problemOf(tools.execute('stubborn', {}, ctx()))
+    await clock.advance(20)
+    assert.equal((await pending).status, 504)
+    failLate(new Error('late failure'))
+    // One turn of the event loop: an unhandled rejection would be reported before the test ends.
+    await new Promise((resolve) => setImmediate(resolve))
   })
 
   it('turns a ToolError into a 422 (or a 400 naming its field) with its message', async () => {

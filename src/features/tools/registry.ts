@@ -1,4 +1,5 @@
 import { z, type ZodType } from 'zod'
+import { systemClock, type Clock, type TimerHandle } from '../../kernel/clock.ts'
 import { HttpProblem, problems } from '../../kernel/problem.ts'
 import { fieldErrors } from '../../middleware/validation/index.ts'
 import type { ToolDefinition } from '../../providers/ports.ts'
@@ -50,6 +51,8 @@ export interface ToolResult {
 export interface ToolRegistryOptions {
   /** Time a tool may run before its signal aborts and the call fails with 504. Default 10 000 ms. */
   timeoutMs?: number
+  /** The timeouts run on it. Default: the system clock. */
+  clock?: Clock
 }
 
 interface Entry {
@@ -65,9 +68,11 @@ const TOOL_NAME = /^[A-Za-z0-9_-]{1,64}$/
 export class ToolRegistry {
   readonly #tools = new Map<string, Entry>()
   readonly #timeoutMs: number
+  readonly #clock: Clock
 
   constructor(options: ToolRegistryOptions = {}) {
     this.#timeoutMs = options.timeoutMs ?? 10_000
+    this.#clock = options.clock ?? systemClock
   }
 
   register<Schema extends ZodType>(tool: Tool<Schema>): this {
@@ -103,12 +108,6 @@ export class ToolRegistry {
     return [...this.#tools.values()].map((entry) => entry.definition)
   }
 
-  /**
-   * Runs a tool within its timeout. Throws `HttpProblem`s only: 404 unknown tool, 400 invalid
-   * arguments (naming them), 504 timeout, 422 for a `ToolError`, 503 for unavailable storage, 500 for
-   * anything else (the cause is kept for the log, never shown). Rejects with the caller's abort reason
-   * when `ctx.signal` aborts.
-   */
   /** `execute` for a model's tool call, whose arguments are JSON text; text that is not JSON is a 400. */
   executeCall(call: { name: string; arguments: string }, ctx: ToolContext): Promise<ToolResult> {
     if (!this.#tools.has(call.name)) return this.execute(call.name, {}, ctx)
@@ -121,6 +120,12 @@ export class ToolRegistry {
     return this.execute(call.name, args, ctx)
   }
 
+  /**
+   * Runs a tool within its timeout. Throws `HttpProblem`s only: 404 unknown tool, 400 invalid
+   * arguments (naming them), 504 timeout, 422 for a `ToolError`, 503 for unavailable storage, 500 for
+   * anything else (the cause is kept for the log, never shown). Rejects with the caller's abort reason
+   * when `ctx.signal` aborts.
+   */
   async execute(name: string, args: unknown, ctx: ToolContext): Promise<ToolResult> {
     const entry = this.#tools.get(name)
     if (!entry) throw problems.notFound(`There is no tool named "${name}"`)
@@ -130,13 +135,13 @@ export class ToolRegistry {
     const controller = new AbortController()
     const forwardAbort = () => controller.abort(ctx.signal.reason)
     ctx.signal.addEventListener('abort', forwardAbort, { once: true })
-    let timer: ReturnType<typeof setTimeout> | undefined
+    let timer: TimerHandle | undefined
     const started = performance.now()
     const running = entry.run(args, { userId: ctx.userId, signal: controller.signal })
     // A tool that ignores its signal may still settle after we gave up: never an unhandled rejection.
     running.catch(() => {})
     const stopped = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+      timer = this.#clock.setTimeout(() => {
         const problem = problems.gatewayTimeout(`The tool "${name}" did not finish within ${timeoutMs} ms`)
         controller.abort(problem)
         reject(problem)
@@ -151,7 +156,7 @@ export class ToolRegistry {
       if (ctx.signal.aborted) throw ctx.signal.reason
       throw toolProblem(name, error)
     } finally {
-      clearTimeout(timer)
+      this.#clock.clearTimeout(timer)
       ctx.signal.removeEventListener('abort', forwardAbort)
       if (!controller.signal.aborted) controller.abort()
     }

@@ -2,14 +2,14 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import type { UpgradeWebSocket } from 'hono/ws'
 import type { AppEnv } from '../../env.ts'
 import { HttpProblem, problems } from '../../kernel/problem.ts'
-import type { Authenticator } from '../../middleware/auth/authenticator.ts'
+import { auth, type Authenticator } from '../../middleware/auth/index.ts'
 import type { Hub } from './hub.ts'
 
 export interface WsRoutesOptions {
   /** The runtime's helper: `@hono/node-server`, `hono/bun`, `hono/deno` or `hono/cloudflare-workers`. */
   upgradeWebSocket: UpgradeWebSocket<any>
   hub: Hub
-  authenticator: Pick<Authenticator, 'verify' | 'verifyKey'>
+  authenticator: Authenticator
   /**
    * Browser origins allowed to connect (`server.cors.allowed_origins`; `*` allows any). A request
    * without `Origin` (not a browser) and a same-origin request are always allowed.
@@ -28,41 +28,33 @@ export function wsRoutes(options: WsRoutesOptions) {
   const { upgradeWebSocket, hub, path = '/ws' } = options
   return new Hono<AppEnv>().get(
     path,
-    upgradeGuard(options),
+    originGuard(options.allowedOrigins),
+    // The access log redacts `token`, so the key in the query is never logged.
+    auth({ authenticator: options.authenticator, allowQueryToken: true }),
+    upgradeOnly,
     upgradeWebSocket((c) => hub.connect((c as Context<AppEnv>).var.user)),
   )
 }
 
-function upgradeGuard(options: WsRoutesOptions): MiddlewareHandler<AppEnv> {
-  const { authenticator } = options
-  const anyOrigin = options.allowedOrigins.includes('*')
-  const allowed = new Set(options.allowedOrigins.map((origin) => origin.toLowerCase()))
-  return async function wsUpgradeGuard(c, next) {
+function originGuard(allowedOrigins: readonly string[]): MiddlewareHandler<AppEnv> {
+  const anyOrigin = allowedOrigins.includes('*')
+  const allowed = new Set(allowedOrigins.map((origin) => origin.toLowerCase()))
+  return async function wsOriginGuard(c, next) {
     const origin = c.req.raw.headers.get('origin')
     if (origin !== null && !anyOrigin && !allowed.has(origin.toLowerCase()) && origin !== new URL(c.req.url).origin) {
       throw problems.forbidden('This origin may not open a WebSocket')
     }
-    let principal = await authenticator.verify(c.req.raw.headers.get('authorization'))
-    if (!principal) {
-      // Never logged: the access log redacts `token`.
-      const token = c.req.query('token')
-      if (token) principal = await authenticator.verifyKey(token)
-    }
-    if (!principal) {
-      throw problems.unauthorized(
-        c.req.raw.headers.has('authorization') || c.req.query('token') !== undefined
-          ? 'The API key is not valid'
-          : 'Send an API key as Authorization: Bearer <key> or ?token=<key>',
-      )
-    }
-    if (c.req.raw.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
-      throw new HttpProblem(426, {
-        title: 'Upgrade Required',
-        detail: 'This endpoint speaks WebSocket only',
-        headers: { upgrade: 'websocket', connection: 'Upgrade' },
-      })
-    }
-    c.set('user', principal)
     await next()
   }
+}
+
+const upgradeOnly: MiddlewareHandler<AppEnv> = async function wsUpgradeOnly(c, next) {
+  if (c.req.raw.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
+    throw new HttpProblem(426, {
+      title: 'Upgrade Required',
+      detail: 'This endpoint speaks WebSocket only',
+      headers: { upgrade: 'websocket', connection: 'Upgrade' },
+    })
+  }
+  await next()
 }

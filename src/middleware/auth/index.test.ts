@@ -100,8 +100,15 @@ for (const form of FORMS) {
       await assertUnauthorized(await app.request('/me', { headers: AUTH.bob }), /not valid/)
     })
 
-    it('never reads ?token= (only the WebSocket route accepts it)', async () => {
+    it('never reads ?token= unless allowQueryToken is set (the WebSocket route)', async () => {
       assert.equal((await (await build()).request(`/me?token=${KEYS.alice}`)).status, 401)
+      const authenticator = new Authenticator({ mode: 'api_key', api_keys: [{ user: 'alice', sha256: await sha256Hex(KEYS.alice) }] })
+      const ws = appWith(form, [requestId(), auth({ authenticator, allowQueryToken: true })], (app) => {
+        app.get('/ws', (c) => c.json({ id: c.var.user.id }))
+      })
+      assert.deepEqual(await (await ws.request(`/ws?token=${KEYS.alice}`)).json(), { id: 'alice' })
+      await assertUnauthorized(await ws.request('/ws?token=nope-nope-nope-nope'), /not valid/)
+      await assertUnauthorized(await ws.request('/ws'), /\?token=/)
     })
   })
 }

@@ -8,18 +8,28 @@ export { Authenticator, bearerToken, type AuthSettings } from './authenticator.t
 
 export interface AuthOptions {
   authenticator: Authenticator
+  /** Also accept `?token=` (WebSocket upgrades from browsers cannot set headers). Default false. */
+  allowQueryToken?: boolean
 }
 
-/** Requires a valid API key and puts the principal on `c.var.user`; 401 problem otherwise. */
+/** Requires a valid API key (`Authorization: Bearer`, or `?token=` where allowed) and puts the principal on `c.var.user`; 401 problem otherwise. */
 export function auth(options: AuthOptions): StageMiddleware {
-  const { authenticator } = options
-  const admit = (c: Context<AppEnv>, principal: Principal | null): void => {
-    if (!principal) {
-      throw problems.unauthorized(
-        c.req.raw.headers.has('authorization') ? 'The API key is not valid' : 'Send an API key as Authorization: Bearer <key>',
-      )
+  const { authenticator, allowQueryToken = false } = options
+  const how = allowQueryToken ? 'Send an API key as Authorization: Bearer <key> or ?token=<key>' : 'Send an API key as Authorization: Bearer <key>'
+  const refuse = (c: Context<AppEnv>, presented: boolean): never => {
+    throw problems.unauthorized(presented || c.req.raw.headers.has('authorization') ? 'The API key is not valid' : how)
+  }
+  const admit = (c: Context<AppEnv>, principal: Principal | null): void | Promise<void> => {
+    if (principal) {
+      c.set('user', principal)
+      return
     }
-    c.set('user', principal)
+    const token = allowQueryToken && !c.req.raw.headers.has('authorization') ? c.req.query('token') : undefined
+    if (!token) return refuse(c, false)
+    return authenticator.verifyKey(token).then((fromQuery) => {
+      if (!fromQuery) refuse(c, true)
+      c.set('user', fromQuery!)
+    })
   }
   return defineMiddleware({
     name: 'auth',

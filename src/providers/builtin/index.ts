@@ -7,14 +7,18 @@ import {
   type ToolCall,
   type Usage,
 } from '../ports.ts'
+import { systemClock, type Clock } from '../../kernel/clock.ts'
 import { abortError, sleep } from '../timing.ts'
 
 export interface BuiltinProviderOptions {
   /** Pause before each text chunk, to look like a model typing. 0 = none (benchmarks). Default 15 ms. */
   chunkDelayMs?: number
-  /** The model name reported in `finish`. Default `builtin`. */
-  model?: string
+  /** The pauses run on it. Default: the system clock. */
+  clock?: Clock
 }
+
+/** The model every reply of the stand-in reports, whatever the request asked for: it is what answered. */
+export const BUILTIN_MODEL = 'builtin'
 
 /** Longest stretch of the user's message quoted back; keeps a huge paste from becoming a huge reply. */
 const MAX_QUOTE_CHARS = 4_000
@@ -28,21 +32,22 @@ const TOOL_COMMAND = /^\/tool\s+([A-Za-z0-9_-]{1,64})(?:\s+([\s\S]*))?$/
  * - `/tool <name> <json arguments>` as the last user message asks for that tool (finish `tool_calls`);
  *   when the conversation ends with tool results it answers with them, so the tool loop runs offline.
  * - `/fail` makes the call fail with a `ProviderError`, to exercise error paths.
+ * - Every reply reports the model `builtin`: a model named in the request is not what answered.
  */
 export function createBuiltinProvider(options: BuiltinProviderOptions = {}): ChatProvider {
   const chunkDelayMs = options.chunkDelayMs ?? 15
-  const defaultModel = options.model ?? 'builtin'
+  const clock = options.clock ?? systemClock
+  const model = BUILTIN_MODEL
 
   async function* stream(request: ChatRequest): AsyncGenerator<ProviderEvent> {
     const { signal } = request
     if (signal.aborted) throw abortError()
-    const model = request.model ?? defaultModel
     const promptTokens = tokens(request.messages.reduce((sum, message) => sum + (message.content?.length ?? 0), 0))
     const plan = reply(request)
 
     if (plan.kind === 'fail') throw new ProviderError('upstream_error', 'The built-in model was asked to fail')
     if (plan.kind === 'tool') {
-      if (chunkDelayMs > 0) await sleep(chunkDelayMs, signal)
+      if (chunkDelayMs > 0) await sleep(chunkDelayMs, signal, clock)
       yield { type: 'tool_call', call: plan.call }
       const completionTokens = tokens(plan.call.name.length + plan.call.arguments.length)
       yield { type: 'finish', reason: 'tool_calls', model, usage: usageOf(promptTokens, completionTokens) }
@@ -50,7 +55,7 @@ export function createBuiltinProvider(options: BuiltinProviderOptions = {}): Cha
     }
 
     for (const delta of words(plan.text)) {
-      if (chunkDelayMs > 0) await sleep(chunkDelayMs, signal)
+      if (chunkDelayMs > 0) await sleep(chunkDelayMs, signal, clock)
       else if (signal.aborted) throw abortError()
       yield { type: 'text', delta }
     }
@@ -58,7 +63,7 @@ export function createBuiltinProvider(options: BuiltinProviderOptions = {}): Cha
     yield { type: 'finish', reason: 'stop', model, usage: usageOf(promptTokens, tokens(plan.text.length)) }
   }
 
-  return { name: 'builtin', defaultModel, stream }
+  return { name: 'builtin', defaultModel: model, stream }
 }
 
 type Plan = { kind: 'text'; text: string } | { kind: 'tool'; call: ToolCall } | { kind: 'fail' }
