@@ -14,6 +14,12 @@ export interface AccessLogOptions {
   message?: string
 }
 
+/** The request's ids for log lines; `trace_id` only when there is a trace (a null costs pino a JSON.stringify). */
+function ids(c: Context<AppEnv>): { request_id: string | null; trace_id?: string } {
+  const traceId = c.get('traceId')
+  return traceId === undefined ? { request_id: c.get('requestId') ?? null } : { request_id: c.get('requestId') ?? null, trace_id: traceId }
+}
+
 /** Level by status: server faults are errors, client faults warnings, everything else info. */
 function levelFor(status: number): 'error' | 'warn' | 'info' {
   return status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info'
@@ -23,12 +29,13 @@ function levelFor(status: number): 'error' | 'warn' | 'info' {
  * One JSON line per request through the logger, written when the response body has been delivered
  * (for streams: at the end of the stream, so `duration_ms` and `bytes` cover the whole stream).
  * Fields: method, route (template, `unmatched` when none), path (never the query string, which may
- * carry `token`), status, bytes, duration_ms, ip, user_agent, request_id, trace_id, and
- * `aborted: true` when the client left mid-body. No request header other than User-Agent (and
+ * carry `token`), status, bytes, duration_ms, ip, user_agent, request_id, trace_id (when the request
+ * has a trace), and `aborted: true` when the client left mid-body. No request header other than User-Agent (and
  * `X-Forwarded-For` from trusted proxies) is read, so credentials cannot leak.
  * Level: error for 5xx, warn for 4xx, info otherwise.
  *
- * Also sets `c.var.logger`, a child logger carrying `request_id` and `trace_id`, for the handler.
+ * Also sets `c.var.logger`, a child logger carrying `request_id` and `trace_id`, for the handler; the
+ * request's line is written through it.
  * What the line needs from the runtime (the peer address) is read when the request arrives, never
  * after the response: on Deno the connection info is gone once an upgrade has been answered.
  */
@@ -50,10 +57,13 @@ export function accessLog(options: AccessLogOptions): StageMiddleware {
       duration_ms: Math.round((end.endedAt - startedAt) * 1000) / 1000,
       ip,
       user_agent: userAgent,
-      request_id: c.get('requestId') ?? null,
-      trace_id: c.get('traceId') ?? null,
     }
     if (end.aborted) fields.aborted = true
+    // Through the request's child logger, whose bindings carry the ids already serialised; a request
+    // refused before any handler (401, 429) has none, and gets the ids as fields.
+    const child = c.get('logger')
+    if (child !== undefined) return child[level](fields, message)
+    Object.assign(fields, ids(c))
     logger[level](fields, message)
   }
 
@@ -70,7 +80,7 @@ export function accessLog(options: AccessLogOptions): StageMiddleware {
     },
     // After every `before`, so the request and trace ids are known, and only for requests a handler sees.
     around: (c, _scope, next) => {
-      c.set('logger', logger.child({ request_id: c.get('requestId') ?? null, trace_id: c.get('traceId') ?? null }))
+      c.set('logger', logger.child(ids(c)))
       return next()
     },
   })
