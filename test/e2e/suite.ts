@@ -3,6 +3,7 @@ import { authChecks } from './auth.ts'
 import { chatChecks } from './chat.ts'
 import type { TargetRef } from './client.ts'
 import { conversationChecks } from './conversations.ts'
+import { earlyAnswerChecks } from './early-answers.ts'
 import { errorChecks } from './errors.ts'
 import { healthChecks } from './health.ts'
 import { meChecks } from './me.ts'
@@ -26,6 +27,7 @@ export const AREAS: ((target: TargetRef) => void)[] = [
   metricsChecks,
   staticChecks,
   errorChecks,
+  earlyAnswerChecks,
   authChecks,
   rateLimitChecks,
   requestIdChecks,
