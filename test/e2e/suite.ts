@@ -3,7 +3,6 @@ import { authChecks } from './auth.ts'
 import { chatChecks } from './chat.ts'
 import type { TargetRef } from './client.ts'
 import { conversationChecks } from './conversations.ts'
-import { earlyAnswerChecks } from './early-answers.ts'
 import { errorChecks } from './errors.ts'
 import { healthChecks } from './health.ts'
 import { meChecks } from './me.ts'
@@ -17,6 +16,7 @@ import { toolChecks } from './tools.ts'
 import { webSocketChecks } from './websocket.ts'
 
 export { call, read, bearer, assertProblem, type E2ETarget, type E2EResponse, type TargetRef } from './client.ts'
+export { earlyAnswerChecks } from './early-answers.ts'
 
 /**
  * The areas of the black-box suite, one file each. Adding an area: write `test/e2e/<area>.ts`
@@ -27,7 +27,6 @@ export const AREAS: ((target: TargetRef) => void)[] = [
   metricsChecks,
   staticChecks,
   errorChecks,
-  earlyAnswerChecks,
   authChecks,
   rateLimitChecks,
   requestIdChecks,
