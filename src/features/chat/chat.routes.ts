@@ -6,6 +6,7 @@ import { HttpProblem, problems } from '../../kernel/problem.ts'
 import { empty, json } from '../../http/response.ts'
 import { fieldErrors } from '../../middleware/validation/index.ts'
 import { eventData, type ChatJob } from './jobs.ts'
+import type { Replacing } from './rewind.ts'
 import { resultOf, type ChatInput, type ChatService } from './service.ts'
 import { eventStream, eventStreamFormatter, Heartbeats, uiMessageFormatter, type StreamCounters } from './sse.ts'
 
@@ -65,6 +66,17 @@ async function readJson(c: Context<AppEnv>): Promise<unknown> {
   } catch {
     throw problems.badRequest('The request body must be a JSON object')
   }
+}
+
+/**
+ * What an AI SDK turn replaces: the id of the user message it answers (`useChat` keeps message ids
+ * stable), so a resubmitted message or a `regenerate-message` replaces the stored turn.
+ */
+function replacing(body: z.infer<typeof uiChatBody>): Replacing | undefined {
+  const clientMessageId = body.messages.findLast((m) => m.role === 'user')?.id
+  const regenerate = body.trigger === 'regenerate-message'
+  if (clientMessageId === undefined && !regenerate) return undefined
+  return { clientMessageId, regenerate }
 }
 
 function lastUserText(body: z.infer<typeof uiChatBody>, maxChars: number): string {
@@ -170,6 +182,7 @@ export function chatRoutes(options: ChatRoutesOptions) {
           temperature: body.temperature,
           maxTokens: body.max_tokens,
           requestId: c.get('requestId'),
+          replacing: replacing(body),
         })
         return eventStream(c, { job, after: 0, formatter: uiMessageFormatter(job.id), heartbeats, headers: streamHeaders(job, true), counters })
       }

@@ -6,6 +6,7 @@ import { ProviderError } from '../../providers/ports.ts'
 import type { ConversationStore, MemoryStore, Message } from '../../storage/ports.ts'
 import { IdTakenError } from '../../storage/ports.ts'
 import type { ChatJob, DataEvent, JobManager } from './jobs.ts'
+import { CLIENT_MESSAGE_ID, rewind, type Replacing } from './rewind.ts'
 
 /** The part of the tool registry chat needs (src/features/tools implements it). */
 export interface ChatTools {
@@ -24,6 +25,8 @@ export interface ChatInput {
   maxTokens?: number
   /** Carried into `error` events as the problem's `request_id`. */
   requestId?: string
+  /** This turn replaces an earlier one (AI SDK resubmit and regenerate); see `rewind`. */
+  replacing?: Replacing
 }
 
 export interface ChatServiceOptions {
@@ -213,9 +216,13 @@ export function createChatService(options: ChatServiceOptions): ChatService {
     }
     let budget = setTimeout(checkBudgets, Math.min(totalTimeoutMs, idleTimeoutMs))
     try {
+      // Rewound once the job holds the conversation, so no other chat turn can interleave.
+      if (!fresh && input.replacing) await rewind(conversations, userId, conversationId, input.replacing)
       const history = fresh ? [] : await loadHistory(userId, conversationId)
       const context = await memoryContext(userId, input.message)
-      await conversations.appendMessage(userId, conversationId, { role: 'user', content: input.message, tokens: estimateTokens(input.message) })
+      const clientId = input.replacing?.clientMessageId
+      const data = clientId === undefined ? {} : { data: { [CLIENT_MESSAGE_ID]: clientId } }
+      await conversations.appendMessage(userId, conversationId, { role: 'user', content: input.message, tokens: estimateTokens(input.message), ...data })
       const messages: ChatMessage[] = [...(context ? [context] : []), ...history, { role: 'user', content: input.message }]
       const definitions = tools?.definitions() ?? []
       for (let round = 0; ; round++) {
