@@ -198,6 +198,8 @@ export async function spawnRuntime(spec: RuntimeSpec, env: Record<string, string
     // Its own process group, so stop() reaches grandchildren (wrangler → workerd).
     detached: true,
     stdio: ['ignore', out, err],
+    // Where it listens (loopback, a free port) and no update checks or metrics sent: none of these is
+    // an app setting a test is about; the app's own settings are the shipped defaults plus `env`.
     env: {
       PATH: `${BIN}:${process.env.PATH}`,
       HOME: process.env.HOME ?? scratch,
