@@ -84,7 +84,6 @@ export async function prepareProcess(capabilities: RuntimeCapabilities): Promise
   return { config, settings, logger, deps, app, onClose, markDraining }
 }
 
-
 const LISTEN_ERRORS: Record<string, string> = {
   EADDRINUSE: 'the address is already in use',
   EACCES: 'permission denied',
