@@ -3,7 +3,7 @@
  *
  *   npm run bench                      # Node: (a) raw node:http, (b) bare Hono, (c) the app, 3 rounds
  *   npm run bench -- --runtime bun     # Bun: (a) raw Bun.serve, (b) bare Hono on Bun.serve, (c) src/runtimes/bun.ts
- *   npm run bench -- --runtime deno    # Deno: (a) raw Deno.serve, (b) bare Hono on Deno.serve, (c) `deno task start`'s command
+ *   npm run bench -- --runtime deno    # Deno: (a) raw Deno.serve, (b) bare Hono on Deno.serve, (c) `npm run start:deno`'s command
  *   npm run bench -- --runtime all --rounds 2 --duration 5
  *   npm run bench -- --ablate          # plus bare Hono sending the app's headers; on Node the chain rebuilt one middleware at a time
  *   npm run bench -- --against DIR     # plus (d): the app of another checkout (e.g. `git worktree add DIR <commit>`, node_modules linked)
@@ -78,11 +78,10 @@ const APP_ENV = {
   ...settingsFrom(args.set),
 }
 
-/** The app's command line under `deno task start`, run without the task wrapper (which relays signals twice). */
+/** The app's command line under `npm run start:deno`, with the binary npm would find in node_modules/.bin. */
 function denoStart(): string[] {
-  const task = JSON.parse(readFileSync(join(ROOT, 'deno.json'), 'utf8')).tasks.start
-  const [binary, ...rest] = (typeof task === 'string' ? task : task.command).split(/\s+/)
-  return [resolve(ROOT, binary), ...rest]
+  const [binary, ...rest] = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts['start:deno'].split(/\s+/)
+  return [join(BIN, binary), ...rest]
 }
 
 /**

@@ -21,6 +21,7 @@ function fakeStore(): ConversationStore {
         ? { id: `m${++seq}`, conversationId, seq, role: input.role, content: input.content, status: 'complete', createdAt: 0 }
         : null,
     listMessages: async () => null,
+    dropMessagesAfter: async () => null,
   }
 }
 

@@ -11,6 +11,7 @@ import type { Config } from '../config/index.ts'
 import type { AppEnv } from '../env.ts'
 import { systemClock, type Clock } from '../kernel/clock.ts'
 import { metricsHandler } from '../middleware/metrics/index.ts'
+import { closingEarlyAnswers } from './node-early-answer.ts'
 import type { NodeWebSocket } from './node-websocket.ts'
 import { settledWithin } from './shutdown.ts'
 
@@ -76,7 +77,7 @@ export function startServer(fetch: Fetch, server: ServerConfig, extra: { websock
   const tls = server.tls.enabled
   const h2 = server.enable_http2
   const h2settings = { maxConcurrentStreams: server.max_concurrent_streams, maxHeaderListSize: server.max_header_bytes }
-  const base = { fetch: fetch as never, hostname: server.host, port: server.port }
+  const base = { fetch: closingEarlyAnswers(fetch) as never, hostname: server.host, port: server.port }
   const options =
     h2 && tls
       ? { ...base, createServer: createSecureServer, serverOptions: { ...tlsOptions(server), ...httpServerOptions(server), allowHTTP1: true, settings: h2settings } }

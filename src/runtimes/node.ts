@@ -2,7 +2,7 @@ import type { HttpBindings } from '@hono/node-server'
 import { serveStatic } from '@hono/node-server/serve-static'
 import { metricsOnlyApp, startPlainServer, startServer, type StartedServer } from './node-server.ts'
 import { createNodeWebSocket } from './node-websocket.ts'
-import { prepareProcess } from './process.ts'
+import { exitOnListenError, prepareProcess } from './process.ts'
 import { gracefulShutdown, installProcessHandlers } from './shutdown.ts'
 
 let websocket: ReturnType<typeof createNodeWebSocket> | undefined
@@ -23,10 +23,14 @@ const servers: StartedServer[] = []
 const shutdown = gracefulShutdown({ logger, markDraining, servers, timeoutMs: settings.shutdown_timeout, onClose })
 installProcessHandlers(logger, shutdown)
 
-const main = await startServer(app.fetch, settings, { websocket: websocket?.websocket })
+const main = await startServer(app.fetch, settings, { websocket: websocket?.websocket }).catch((error) =>
+  exitOnListenError(error, settings.host, settings.port, logger),
+)
 servers.push(main)
 if (settings.metrics.enabled && settings.metrics.port !== 0) {
-  const side = await startPlainServer(metricsOnlyApp(deps.metrics, settings.metrics.path).fetch, settings.host, settings.metrics.port)
+  const side = await startPlainServer(metricsOnlyApp(deps.metrics, settings.metrics.path).fetch, settings.host, settings.metrics.port).catch((error) =>
+    exitOnListenError(error, settings.host, settings.metrics.port, logger),
+  )
   servers.push(side)
   logger.info({ address: side.address, port: side.port, path: settings.metrics.path }, 'metrics listening')
 }

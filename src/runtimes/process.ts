@@ -75,7 +75,7 @@ export async function prepareProcess(capabilities: RuntimeCapabilities): Promise
     { name: 'stores', close: () => stores.close() },
   ]
   if (tracing) onClose.push({ name: 'tracing', close: () => tracing.shutdown() })
-  await announce(deps)
+  await announce(deps, { showKey: (line) => void process.stderr.write(`${line}\n`) })
   const app = createApp(deps)
   const markDraining = () => {
     deps.lifecycle.markDraining()
@@ -84,3 +84,31 @@ export async function prepareProcess(capabilities: RuntimeCapabilities): Promise
   return { config, settings, logger, deps, app, onClose, markDraining }
 }
 
+const LISTEN_ERRORS: Record<string, string> = {
+  EADDRINUSE: 'the address is already in use',
+  EACCES: 'permission denied',
+  EADDRNOTAVAIL: 'the address is not available on this machine',
+}
+
+/**
+ * Runs `listen`, a synchronous bind (`Bun.serve`, `Deno.serve`). A server that cannot bind ends
+ * start-up with one line naming the host and port, and exit code 1, not an uncaught exception with a
+ * stack. Node, Bun and Deno report a taken port as `EADDRINUSE` (Deno also names its error `AddrInUse`).
+ */
+export function bindOrExit<T>(at: { host: string; port: number }, logger: Logger, listen: () => T): T {
+  try {
+    return listen()
+  } catch (error) {
+    return exitOnListenError(error, at.host, at.port, logger)
+  }
+}
+
+/** `bindOrExit` for a listen that fails asynchronously (Node's `listen` reports through an event). */
+export function exitOnListenError(error: unknown, host: string, port: number, logger?: Logger): never {
+  const { code, name, message } = (error ?? {}) as { code?: string; name?: string; message?: string }
+  const reason = LISTEN_ERRORS[code ?? ''] ?? (name === 'AddrInUse' ? LISTEN_ERRORS.EADDRINUSE : String(message ?? error).split('\n')[0])
+  const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
+  logger?.flush()
+  process.stderr.write(`assistant-server: cannot listen on ${where}: ${reason}\n`)
+  process.exit(1)
+}

@@ -43,7 +43,8 @@ async function build(env: Record<string, unknown>): Promise<App> {
     // across isolates). Workers fire no `onOpen`; the hub registers a client on its first event.
     upgradeWebSocket: config.server.websocket.enabled ? upgradeWebSocket : undefined,
   })
-  await announce(deps)
+  // Workers have no stderr; console.error reaches `wrangler dev`'s output and `wrangler tail` at any log level.
+  await announce(deps, { showKey: (line) => console.error(line) })
   deps.lifecycle.markReady()
   return createApp(deps)
 }

@@ -83,6 +83,14 @@ export interface ConversationStore {
   appendMessage(userId: string, conversationId: string, message: NewMessage): Promise<Message | null>
   /** Oldest first. Null when the conversation is missing. Throws `InvalidCursorError`. */
   listMessages(userId: string, conversationId: string, page: PageRequest): Promise<Page<Message> | null>
+  /**
+   * Deletes every message after position `seq` (0 deletes them all), so the next append gets
+   * `seq + 1`: a conversation rewound to replace a reply (AI SDK regenerate) or an edited message.
+   * Bumps `updatedAt`, `messageCount` and `version` when something was deleted. Resolves with how many
+   * were deleted; null when the conversation is missing. Not meant to race appends to the same
+   * conversation (the chat reserves a conversation while it generates).
+   */
+  dropMessagesAfter(userId: string, conversationId: string, seq: number): Promise<number | null>
 }
 
 export interface MemoryItem {

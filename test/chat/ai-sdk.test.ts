@@ -1,6 +1,17 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { DefaultChatTransport, parseJsonEventStream, readUIMessageStream, uiMessageChunkSchema, type UIMessage, type UIMessageChunk } from 'ai'
+import {
+  AbstractChat,
+  DefaultChatTransport,
+  parseJsonEventStream,
+  readUIMessageStream,
+  uiMessageChunkSchema,
+  type ChatInit,
+  type ChatState,
+  type ChatStatus,
+  type UIMessage,
+  type UIMessageChunk,
+} from 'ai'
 import type { ProviderEvent } from '../../src/providers/ports.ts'
 import { AUTH, chatApp, controlledProvider, scriptedProvider } from './helpers.ts'
 
@@ -159,5 +170,105 @@ describe('AI SDK UI message stream', () => {
     const res = await post('/chat/stream', { id: 'chat-empty', messages: [{ id: 'x', role: 'user', parts: [{ type: 'file', url: 'data:,', mediaType: 'text/plain' }] }] })
     assert.equal(res.status, 400)
     assert.equal((await res.json()).errors[0].path, 'messages')
+  })
+})
+
+/** The AI SDK's `AbstractChat` (what `useChat` wraps) with plain in-memory state, as its own tests do. */
+class MemoryChatState implements ChatState<UIMessage> {
+  status: ChatStatus = 'ready'
+  error: Error | undefined = undefined
+  messages: UIMessage[] = []
+  pushMessage = (message: UIMessage) => void (this.messages = [...this.messages, message])
+  popMessage = () => void (this.messages = this.messages.slice(0, -1))
+  replaceMessage = (index: number, message: UIMessage) => void (this.messages = this.messages.map((m, i) => (i === index ? message : m)))
+  snapshot = <T>(thing: T): T => structuredClone(thing)
+}
+
+class TestChat extends AbstractChat<UIMessage> {
+  constructor(init: Omit<ChatInit<UIMessage>, 'messages'>) {
+    super({ ...init, state: new MemoryChatState() })
+  }
+}
+
+/** A chat against the in-process app through `DefaultChatTransport`, and the stored conversation. */
+async function sdkChat(id: string) {
+  const { app, stores } = await chatApp()
+  const errors: Error[] = []
+  const chat = new TestChat({
+    id,
+    transport: new DefaultChatTransport<UIMessage>({
+      api: 'http://in-process/api/v1/chat/stream',
+      headers: AUTH.alice,
+      fetch: ((input: string, init?: RequestInit) => app.request(input, init)) as typeof fetch,
+    }),
+    onError: (error) => errors.push(error),
+  })
+  const stored = async () => (await stores.conversations.listMessages('alice', id, { limit: 100 }))!.items
+  const textOf = (message: UIMessage) => message.parts.filter((p) => p.type === 'text').map((p) => (p as { text: string }).text).join('')
+  return { chat, stored, errors, textOf }
+}
+
+describe('AI SDK AbstractChat: regenerate and resubmit', () => {
+  it('regenerate() replaces the last assistant reply; no second copy of the question is stored', async () => {
+    const { chat, stored, errors, textOf } = await sdkChat('chat-regenerate')
+    await chat.sendMessage({ text: 'first question' })
+    await chat.sendMessage({ text: 'second question' })
+    const before = await stored()
+    assert.deepEqual(before.map((m) => m.role), ['user', 'assistant', 'user', 'assistant'])
+    const replacedReply = chat.messages.at(-1)!.id
+
+    await chat.regenerate()
+    assert.deepEqual(errors, [])
+    assert.equal(chat.status, 'ready')
+    assert.deepEqual(chat.messages.map((m) => m.role), ['user', 'assistant', 'user', 'assistant'])
+    assert.notEqual(chat.messages.at(-1)!.id, replacedReply, 'a new reply replaced the old one')
+
+    const after = await stored()
+    assert.deepEqual(after.map((m) => m.role), ['user', 'assistant', 'user', 'assistant'], 'the conversation did not grow')
+    assert.deepEqual(after.filter((m) => m.role === 'user').map((m) => m.content), ['first question', 'second question'])
+    assert.deepEqual(after.slice(0, 2), before.slice(0, 2), 'the earlier turn is untouched')
+    assert.notEqual(after[3].id, before[3].id, 'the stored reply is the new one')
+    assert.equal(after[3].content, textOf(chat.messages.at(-1)!))
+    assert.deepEqual(after.map((m) => m.seq), [1, 2, 3, 4])
+  })
+
+  it('regenerate({ messageId }) of an earlier reply drops the turns after it', async () => {
+    const { chat, stored } = await sdkChat('chat-regenerate-earlier')
+    await chat.sendMessage({ text: 'one' })
+    await chat.sendMessage({ text: 'two' })
+    await chat.regenerate({ messageId: chat.messages[1].id })
+    assert.deepEqual(chat.messages.map((m) => m.role), ['user', 'assistant'])
+    assert.deepEqual((await stored()).map((m) => [m.role, m.role === 'user' ? m.content : '']), [['user', 'one'], ['assistant', '']])
+  })
+
+  it('resubmitting the same user message id is idempotent, and an edit replaces the turn', async () => {
+    const { chat, stored, textOf } = await sdkChat('chat-resubmit')
+    await chat.sendMessage({ text: 'hello there' })
+    const userId = chat.messages[0].id
+    await chat.sendMessage({ text: 'hello there', messageId: userId })
+    await chat.sendMessage({ text: 'hello there', messageId: userId })
+    assert.deepEqual((await stored()).map((m) => [m.role, m.role === 'user' ? m.content : '']), [['user', 'hello there'], ['assistant', '']])
+
+    await chat.sendMessage({ text: 'hello again', messageId: userId })
+    const after = await stored()
+    assert.deepEqual(after.map((m) => [m.role, m.role === 'user' ? m.content : '']), [['user', 'hello again'], ['assistant', '']])
+    assert.match(after[1].content, /hello again/)
+    assert.equal(after[1].content, textOf(chat.messages.at(-1)!))
+  })
+
+  it('a client that sends the same message again (a retry) stores it once', async () => {
+    const { app, stores } = await chatApp()
+    const transport = new DefaultChatTransport<UIMessage>({
+      api: 'http://in-process/api/v1/chat/stream',
+      headers: AUTH.alice,
+      fetch: ((input: string, init?: RequestInit) => app.request(input, init)) as typeof fetch,
+    })
+    const messages = [userMessage('retry me', 'u-retry')]
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const stream = await transport.sendMessages({ chatId: 'chat-retry', messages, trigger: 'submit-message', messageId: undefined, abortSignal: undefined })
+      for await (const chunk of stream as unknown as AsyncIterable<UIMessageChunk>) void chunk
+    }
+    const items = (await stores.conversations.listMessages('alice', 'chat-retry', { limit: 10 }))!.items
+    assert.deepEqual(items.map((m) => m.role), ['user', 'assistant'])
   })
 })

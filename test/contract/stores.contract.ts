@@ -239,6 +239,54 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         assert.equal(fresh?.seq, 1)
       })
 
+      it('drops the messages after a position; the next append continues right after it', async () => {
+        const owner = user('rewinder')
+        const conversation = await stores.conversations.create(owner, {})
+        for (const content of ['q1', 'a1', 'q2', 'a2']) {
+          await stores.conversations.appendMessage(owner, conversation.id, { role: content.startsWith('q') ? 'user' : 'assistant', content })
+        }
+        const before = (await stores.conversations.get(owner, conversation.id))!
+        clock.advance()
+        assert.equal(await stores.conversations.dropMessagesAfter(owner, conversation.id, 2), 2)
+        const after = (await stores.conversations.get(owner, conversation.id))!
+        assert.equal(after.messageCount, 2)
+        assert.ok(after.version > before.version, 'the ETag changes')
+        assert.ok(after.updatedAt >= before.updatedAt)
+        const kept = (await stores.conversations.listMessages(owner, conversation.id, { limit: 10 }))!
+        assert.deepEqual(kept.items.map((m) => [m.seq, m.content]), [[1, 'q1'], [2, 'a1']])
+        const next = await stores.conversations.appendMessage(owner, conversation.id, { role: 'user', content: 'q2 again' })
+        assert.equal(next?.seq, 3)
+        const pages = await collect((page) => stores.conversations.listMessages(owner, conversation.id, page), 2)
+        assert.deepEqual(pages.flat().map((m) => m.seq), [1, 2, 3], 'no gap, no repeat')
+        assert.equal((await stores.conversations.get(owner, conversation.id))!.messageCount, 3)
+      })
+
+      it('dropping after 0 empties a conversation; at or past its end drops nothing and changes nothing', async () => {
+        const owner = user('emptier')
+        const conversation = await stores.conversations.create(owner, {})
+        await stores.conversations.appendMessage(owner, conversation.id, { role: 'user', content: 'one' })
+        await stores.conversations.appendMessage(owner, conversation.id, { role: 'assistant', content: 'two' })
+        const full = (await stores.conversations.get(owner, conversation.id))!
+        assert.equal(await stores.conversations.dropMessagesAfter(owner, conversation.id, 2), 0)
+        assert.equal(await stores.conversations.dropMessagesAfter(owner, conversation.id, 9), 0)
+        assert.equal((await stores.conversations.get(owner, conversation.id))!.version, full.version)
+        assert.equal(await stores.conversations.dropMessagesAfter(owner, conversation.id, 0), 2)
+        assert.deepEqual(await stores.conversations.listMessages(owner, conversation.id, { limit: 10 }), { items: [], nextCursor: null })
+        assert.equal((await stores.conversations.get(owner, conversation.id))!.messageCount, 0)
+        assert.equal((await stores.conversations.appendMessage(owner, conversation.id, { role: 'user', content: 'anew' }))?.seq, 1)
+      })
+
+      it("dropping messages of a missing or another user's conversation is null and drops nothing", async () => {
+        const owner = user('keeper')
+        const other = user('meddler')
+        const conversation = await stores.conversations.create(owner, {})
+        await stores.conversations.appendMessage(owner, conversation.id, { role: 'user', content: 'mine' })
+        assert.equal(await stores.conversations.dropMessagesAfter(other, conversation.id, 0), null)
+        assert.equal(await stores.conversations.dropMessagesAfter(owner, `missing-${run}`, 0), null)
+        const page = (await stores.conversations.listMessages(owner, conversation.id, { limit: 10 }))!
+        assert.deepEqual(page.items.map((m) => m.content), ['mine'])
+      })
+
       it('rejects garbage, tampered and foreign cursors', async () => {
         const owner = user('cursors')
         const conversation = await stores.conversations.create(owner, {})

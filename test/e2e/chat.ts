@@ -4,11 +4,12 @@ import { as, assertProblem, call, jsonBody, type E2ETarget, type TargetRef } fro
 import { SseStream, type SseFrame } from './sse.ts'
 
 /**
- * A message long enough that the built-in model (one word per `AI_BUILTIN_CHUNK_DELAY`, which the
- * runner sets) is still replying when the test resumes or stops it. Nothing fails when it finishes
- * early: resume then replays the retained log, and stop is asserted only after a delta arrived.
+ * A message long enough that the built-in model (one word per `AI_BUILTIN_CHUNK_DELAY`, at its
+ * default 15 ms: about 1.5 s in all) is still replying when the test resumes or stops it. Nothing
+ * fails when it finishes early: resume then replays the retained log, and stop is asserted only
+ * after a delta arrived.
  */
-const LONG = `e2e ${Array.from({ length: 60 }, (_, i) => `word${i}`).join(' ')}`
+const LONG = `e2e ${Array.from({ length: 100 }, (_, i) => `word${i}`).join(' ')}`
 
 /** The deltas of `message` events, concatenated. */
 const text = (frames: SseFrame[]) => frames.filter((f) => f.event === 'message').map((f) => f.data.delta).join('')
@@ -134,7 +135,7 @@ export function chatChecks(target: TargetRef): void {
       // A replay may merge deltas the live stream sent one by one: compare the text, not the frames.
       if (!live) assert.deepEqual([text(all), all.at(-1)], [text(whole), whole.at(-1)])
       const reply = text(all)
-      assert.match(reply, /word59/)
+      assert.match(reply, /word99/)
       assert.equal((await lastAssistantMessage(target(), alice.key, conversationId))?.content, reply)
 
       // ?after= is the same cursor for clients that cannot set headers; right before done, only done is left.
@@ -199,7 +200,7 @@ export function chatChecks(target: TargetRef): void {
       const all = [first!, ...rest]
       assertStreamed(all)
       assert.equal(all.at(-1)!.data.status, 'stopped')
-      assert.doesNotMatch(text(all), /word59/, 'the reply was cut short')
+      assert.doesNotMatch(text(all), /word99/, 'the reply was cut short')
       const saved = await lastAssistantMessage(target(), alice.key, conversationId)
       assert.equal(saved?.status, 'stopped')
       assert.equal(saved?.content, text(all))

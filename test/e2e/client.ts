@@ -22,6 +22,8 @@ export interface E2ETarget {
    * one request: replay of a finished job, stop and fan-out over the socket that started the chat.
    */
   crossRequestIo: boolean
+  /** The server's JSON log lines so far, read from the file it logs to. */
+  logLines(): Record<string, any>[]
 }
 
 /** The target is known only once the runner's `before` hook started the server, hence a getter. */

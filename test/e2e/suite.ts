@@ -16,6 +16,7 @@ import { toolChecks } from './tools.ts'
 import { webSocketChecks } from './websocket.ts'
 
 export { call, read, bearer, assertProblem, type E2ETarget, type E2EResponse, type TargetRef } from './client.ts'
+export { earlyAnswerChecks } from './early-answers.ts'
 
 /**
  * The areas of the black-box suite, one file each. Adding an area: write `test/e2e/<area>.ts`

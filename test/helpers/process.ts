@@ -26,6 +26,10 @@ export interface StartOptions {
   args?: string[]
   /** Entry script relative to the repository root. Default `src/runtimes/node.ts`. */
   script?: string
+  /** Working directory. Default the repository root. */
+  cwd?: string
+  /** The whole command line instead of Node 24 with `script` and `args`. */
+  argv?: string[]
   /** Bound on waiting for the 'listening' line. Default 15 s. */
   timeoutMs?: number
 }
@@ -97,8 +101,9 @@ export async function runToExit(options: StartOptions = {}): Promise<{ code: num
 }
 
 function runProcess(options: StartOptions): ChildProcess {
-  return spawn(NODE, [options.script ?? 'src/runtimes/node.ts', ...(options.args ?? [])], {
-    cwd: ROOT,
+  const [file, ...args] = options.argv ?? [NODE, options.script ?? 'src/runtimes/node.ts', ...(options.args ?? [])]
+  return spawn(file, args, {
+    cwd: options.cwd ?? ROOT,
     env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

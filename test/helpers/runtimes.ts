@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -23,12 +23,26 @@ export interface RuntimeSpec {
   crossRequestIo: boolean
 }
 
-/** Node (the built bundle), Bun, Deno and workerd (through `wrangler dev`), each as a user starts it. */
+/**
+ * A package.json script's command line as argv, its binary looked up in node_modules/.bin as
+ * `npm run` does. The README gives these scripts as the start commands, so the runner starts what a
+ * user starts; only plain words are allowed (no shell syntax to reinterpret).
+ */
+export function scriptArgv(name: string): { file: string; args: string[] } {
+  const line = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts as Record<string, string>)[name]
+  if (!line) throw new Error(`package.json has no "${name}" script`)
+  if (/[^\w\s./:=@-]/.test(line)) throw new Error(`"${name}" is not a plain command line: ${line}`)
+  const [binary, ...args] = line.trim().split(/\s+/)
+  return { file: existsSync(join(BIN, binary)) ? join(BIN, binary) : binary, args }
+}
+
+/** Node (the built bundle), Bun, Deno and workerd (through `wrangler dev`), each with the npm script a user starts it with. */
 export const RUNTIMES: RuntimeSpec[] = [
   {
     name: 'node',
     binaries: ['node', 'esbuild'],
-    command: () => ({ file: join(BIN, 'node'), args: ['dist/node.js'] }),
+    // `npm run start:dist`: what the Docker image runs, after `npm run build`.
+    command: () => scriptArgv('start:dist'),
     metrics: true,
     onBadConfig: 'exit 2',
     crossRequestIo: true,
@@ -36,7 +50,7 @@ export const RUNTIMES: RuntimeSpec[] = [
   {
     name: 'bun',
     binaries: ['bun'],
-    command: () => ({ file: join(BIN, 'bun'), args: ['run', 'src/runtimes/bun.ts'] }),
+    command: () => scriptArgv('start:bun'),
     metrics: true,
     onBadConfig: 'exit 2',
     crossRequestIo: true,
@@ -44,12 +58,7 @@ export const RUNTIMES: RuntimeSpec[] = [
   {
     name: 'deno',
     binaries: ['deno'],
-    // The command line of `deno task start`, run without the task wrapper: `deno task` relays signals
-    // to its child as well, so a signal to the group reached the server twice (the second forces exit 1).
-    command: () => {
-      const [binary, ...args] = denoTask('start').split(/\s+/)
-      return { file: resolve(ROOT, binary), args }
-    },
+    command: () => scriptArgv('start:deno'),
     metrics: true,
     onBadConfig: 'exit 2',
     crossRequestIo: true,
@@ -57,17 +66,19 @@ export const RUNTIMES: RuntimeSpec[] = [
   {
     name: 'workerd',
     binaries: ['node', 'wrangler'],
-    // wrangler needs Node >= 22.12, so it runs on the project's Node, not whatever `node` is on PATH.
-    // Settings reach a Worker as vars, not as a process environment.
-    command: (port, env, scratch) => ({
-      file: join(BIN, 'node'),
-      args: [
-        join(BIN, 'wrangler'), 'dev', '--ip', '127.0.0.1', '--port', String(port),
-        '--inspector-port', String(port + 1), '--persist-to', join(scratch, 'state'),
-        '--show-interactive-dev-session=false', '--log-level', 'warn',
-        ...Object.entries(env).flatMap(([name, value]) => ['--var', `${name}:${value}`]),
-      ],
-    }),
+    // `npm run start:workers` on the given port. Settings reach a Worker as vars, not as a process
+    // environment. The inspector and the local state get their own places, so parallel runs never share them.
+    command: (port, env, scratch) => {
+      const { file, args } = scriptArgv('start:workers')
+      return {
+        file,
+        args: [
+          ...args, '--port', String(port), '--inspector-port', String(port + 1), '--persist-to', join(scratch, 'state'),
+          '--show-interactive-dev-session=false',
+          ...Object.entries(env).flatMap(([name, value]) => ['--var', `${name}:${value}`]),
+        ],
+      }
+    },
     metrics: true,
     onBadConfig: '500 problem',
     // workerd binds streams, sockets and abort signals to the request that created them, even within
@@ -76,13 +87,6 @@ export const RUNTIMES: RuntimeSpec[] = [
     crossRequestIo: false,
   },
 ]
-
-/** A task's command line from deno.json. */
-export function denoTask(name: string): string {
-  const task = JSON.parse(readFileSync(join(ROOT, 'deno.json'), 'utf8')).tasks[name]
-  if (!task) throw new Error(`deno.json has no "${name}" task`)
-  return typeof task === 'string' ? task : task.command
-}
 
 /** Fails (never skips) when a runtime's binary is not installed. */
 export function assertInstalled(spec: RuntimeSpec): void {
@@ -147,8 +151,14 @@ export function runScript(script: string, replace: [string, string][] = []): Pro
 
 export interface RunningServer {
   baseUrl: string
-  /** Everything the process printed so far, for failure messages. */
+  /** The file the process writes its stdout to (its log lines), as a deployment would collect them. */
+  logFile: string
+  /** Everything the process printed so far (stdout, then stderr), for failure messages. */
   output(): string
+  /** What it wrote to stderr. */
+  errors(): string
+  /** Its stdout lines that are JSON objects (pino's), in order. */
+  logLines(): Record<string, any>[]
   /**
    * SIGTERMs the process group (what orchestrators send), SIGKILLs it after a grace period,
    * and resolves with the exit code (or the signal that ended it).
@@ -169,17 +179,27 @@ export interface SpawnedServer extends RunningServer {
   exited: Promise<number | string>
 }
 
-/** Spawns the server on a runtime on a free loopback port, in its own process group, without waiting. */
+/**
+ * Spawns the server on a runtime on a free loopback port, in its own process group, without waiting.
+ * Its stdout and stderr go straight to files in a scratch directory (removed by `stop()`), so the
+ * log is complete and nothing is held back or silenced in a pipe.
+ */
 export async function spawnRuntime(spec: RuntimeSpec, env: Record<string, string>): Promise<SpawnedServer> {
   assertInstalled(spec)
   const port = await freePort()
   const scratch = mkdtempSync(join(tmpdir(), `assistant-${spec.name}-`))
+  const logFile = join(scratch, 'stdout.log')
+  const errorFile = join(scratch, 'stderr.log')
+  const out = openSync(logFile, 'a')
+  const err = openSync(errorFile, 'a')
   const { file, args } = spec.command(port, env, scratch)
   const child = spawn(file, args, {
     cwd: ROOT,
-    // Its own process group, so stop() reaches grandchildren (deno task → deno, wrangler → workerd).
+    // Its own process group, so stop() reaches grandchildren (wrangler → workerd).
     detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', out, err],
+    // Where it listens (loopback, a free port) and no update checks or metrics sent: none of these is
+    // an app setting a test is about; the app's own settings are the shipped defaults plus `env`.
     env: {
       PATH: `${BIN}:${process.env.PATH}`,
       HOME: process.env.HOME ?? scratch,
@@ -191,13 +211,23 @@ export async function spawnRuntime(spec: RuntimeSpec, env: Record<string, string
       ...env,
     },
   })
-  let output = ''
-  child.stdout!.on('data', (chunk) => (output = (output + chunk).slice(-20_000)))
-  child.stderr!.on('data', (chunk) => (output = (output + chunk).slice(-20_000)))
+  // The child holds its own copies of the descriptors.
+  closeSync(out)
+  closeSync(err)
+  const read = (path: string) => {
+    try {
+      return readFileSync(path, 'utf8')
+    } catch {
+      return ''
+    }
+  }
   const exited = new Promise<number | string>((resolveExit) => child.once('exit', (code, signal) => resolveExit(code ?? signal ?? -1)))
   return {
     baseUrl: `http://127.0.0.1:${port}`,
-    output: () => output,
+    logFile,
+    output: () => `${read(logFile).slice(-20_000)}${read(errorFile).slice(-10_000)}`,
+    errors: () => read(errorFile),
+    logLines: () => jsonLines(read(logFile)),
     exited,
     stop: async () => {
       const code = await stopGroup(child, exited)
@@ -205,6 +235,21 @@ export async function spawnRuntime(spec: RuntimeSpec, env: Record<string, string
       return code
     },
   }
+}
+
+/** The lines of `text` that are JSON objects (a line may carry a prefix before its `{`, as wrangler's do). */
+export function jsonLines(text: string): Record<string, any>[] {
+  const lines: Record<string, any>[] = []
+  for (const line of text.split('\n')) {
+    const start = line.indexOf('{"')
+    if (start === -1) continue
+    try {
+      lines.push(JSON.parse(line.slice(start)))
+    } catch {
+      // Not a log line.
+    }
+  }
+  return lines
 }
 
 /** Starts the server on a runtime and waits (bounded) until /health answers 200. */
@@ -270,7 +315,7 @@ async function stopGroup(child: ChildProcess, exited: Promise<number | string>):
     await Promise.race([exited, grace])
     clearTimeout(timer)
   }
-  // Grandchildren (workerd, deno under `deno task`) may outlive their parent: always sweep the group.
+  // Grandchildren (workerd under wrangler) may outlive their parent: always sweep the group.
   signalGroup('SIGKILL')
   return exited
 }

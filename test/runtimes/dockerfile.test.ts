@@ -1,44 +1,17 @@
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
+import { execFile, execFileSync } from 'node:child_process'
+import { builtinModules } from 'node:module'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { after, describe, it } from 'node:test'
+import { build, type Metafile } from 'esbuild'
 import { parse as parseYaml } from 'yaml'
 import { testApp } from '../helpers/app.ts'
-import { ROOT, runScript } from '../helpers/runtimes.ts'
+import { healthcheckArgv, parseDockerfile } from '../helpers/dockerfile.ts'
+import { freePort, ROOT, runScript } from '../helpers/runtimes.ts'
 
 // No Docker engine runs here, so these tests check what a build would rely on: the files it copies,
 // the build it runs, the file it starts, the user it runs as and the URL its health check probes.
-
-interface Instruction {
-  stage: string
-  keyword: string
-  args: string
-}
-
-/** The Dockerfile's instructions with continuations joined, comments dropped, `ARG` defaults substituted. */
-function parseDockerfile(text: string): Instruction[] {
-  const logical = text
-    .replace(/\\\n/g, ' ')
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line !== '' && !line.startsWith('#'))
-  const argDefaults = new Map<string, string>()
-  const out: Instruction[] = []
-  let stage = ''
-  for (const line of logical) {
-    const [, keyword, rest] = /^(\w+)\s+(.*)$/.exec(line) ?? []
-    const upper = keyword.toUpperCase()
-    const args = rest.replace(/\$\{(\w+)\}/g, (all, name: string) => argDefaults.get(name) ?? all)
-    if (upper === 'ARG') {
-      const [name, value] = args.split('=')
-      if (value !== undefined) argDefaults.set(name.trim(), value.trim())
-    }
-    if (upper === 'FROM') stage = /\bAS\s+(\S+)/i.exec(args)?.[1] ?? String(out.length)
-    out.push({ stage, keyword: upper, args })
-  }
-  return out
-}
 
 /** `.dockerignore` patterns (top-level names and simple globs are all this repo uses). */
 function ignored(patterns: string[], path: string): boolean {
@@ -49,7 +22,7 @@ function ignored(patterns: string[], path: string): boolean {
   })
 }
 
-const dockerfile = parseDockerfile(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))
+const dockerfile = parseDockerfile()
 const stages = [...new Set(dockerfile.map((i) => i.stage))]
 const finalStage = stages.at(-1)!
 const inFinal = dockerfile.filter((i) => i.stage === finalStage)
@@ -129,21 +102,35 @@ describe('Dockerfile', () => {
     const out = mkdtempSync(join(ROOT, 'test/.tmp/docker-build-'))
     after(() => rmSync(out, { recursive: true, force: true }))
 
-    it('bundles src/runtimes/node.ts into one ES module that Node accepts', async () => {
+    it('bundles src/runtimes/node.ts into one ES module that imports only dependencies and Node builtins', async () => {
       const outfile = join(out, 'node.js')
-      const { code, output } = await runScript('build', [['dist/node.js', outfile]])
+      const metafile = join(out, 'meta.json')
+      const { code, output } = await runScript('build', [['--outfile=dist/node.js', `--outfile=${outfile} --metafile=${metafile}`]])
       assert.equal(code, 0, output)
       assert.ok(statSync(outfile).size > 10_000, 'a bundle, not a stub')
-      // Syntax check only; the runtimes test starts the real dist/node.js.
       execFileSync(join(ROOT, 'node_modules/.bin/node'), ['--check', outfile], { cwd: ROOT })
+      // The runtime stage installs `dependencies` only: every import the bundle leaves to run time must
+      // be one of them (the production-install test then starts the bundle in such an install).
+      const meta: Metafile = JSON.parse(readFileSync(metafile, 'utf8'))
+      const imports = meta.outputs[relative(ROOT, outfile)].imports
+      assert.ok(imports.length > 0)
+      assert.deepEqual(imports.filter((i) => !i.external).map((i) => i.path), [], 'everything else is bundled')
+      assert.deepEqual(notFromDependencies(imports.map((i) => i.path)), [])
     })
   })
 
+  it('HEALTHCHECK exits 1 when nothing answers', async () => {
+    const [, ...args] = healthcheckArgv(dockerfile)
+    const port = await freePort()
+    const outcome = await new Promise<number | null>((resolve) => {
+      const child = execFile(join(ROOT, 'node_modules/.bin/node'), args, { env: { PATH: process.env.PATH, PORT: String(port) }, timeout: 10_000 })
+      child.once('exit', (code) => resolve(code))
+    })
+    assert.equal(outcome, 1)
+  })
+
   it('HEALTHCHECK probes a path the app answers 200 on', async () => {
-    const healthcheck = inFinal.find((i) => i.keyword === 'HEALTHCHECK')
-    assert.ok(healthcheck, 'HEALTHCHECK in the runtime stage')
-    const [, command] = /\bCMD\s+(.*)$/.exec(healthcheck.args) ?? []
-    const argv = execForm(command)
+    const argv = healthcheckArgv(dockerfile)
     assert.equal(argv[0], 'node', 'the slim image has no curl; Node probes')
     const [, path] = /\/\/127\.0\.0\.1:[^/]+(\/[\w/-]*)/.exec(argv.join(' ')) ?? []
     assert.equal(path, '/health')
@@ -152,6 +139,41 @@ describe('Dockerfile', () => {
     assert.equal(res.status, 200)
     assert.equal((await res.json()).status, 'healthy')
   })
+})
+
+/** Import specifiers that are neither a Node builtin nor a package of `dependencies`. */
+function notFromDependencies(specifiers: string[]): string[] {
+  const dependencies = new Set(Object.keys(packageJson.dependencies))
+  const builtins = new Set(builtinModules)
+  return [...new Set(specifiers)].filter((specifier) => {
+    if (specifier.startsWith('node:') || builtins.has(specifier)) return false
+    const parts = specifier.split('/')
+    return !dependencies.has(specifier.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0])
+  })
+}
+
+describe('runtime imports of every entrypoint', () => {
+  // Bun and Deno run src/ with the installed node_modules, and wrangler bundles the Worker from it:
+  // a production install (`npm ci --omit=dev`) has to serve them too.
+  for (const entry of ['node', 'bun', 'deno', 'workers']) {
+    it(`src/runtimes/${entry}.ts imports only dependencies and builtins`, async () => {
+      const result = await build({
+        entryPoints: [join(ROOT, `src/runtimes/${entry}.ts`)],
+        bundle: true,
+        packages: 'external',
+        platform: 'node',
+        format: 'esm',
+        write: false,
+        metafile: true,
+        logLevel: 'silent',
+        // The Workers runtime's own modules.
+        external: ['cloudflare:*'],
+      })
+      const specifiers = Object.values(result.metafile.outputs).flatMap((output) => output.imports.filter((i) => i.external).map((i) => i.path))
+      assert.ok(specifiers.length > 0)
+      assert.deepEqual(notFromDependencies(specifiers.filter((s) => !s.startsWith('cloudflare:'))), [])
+    })
+  }
 })
 
 describe('docker-compose.yml', () => {

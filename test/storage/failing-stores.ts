@@ -15,7 +15,7 @@ export function failingStores(): Stores & { calls: string[] } {
     ) as T
   return {
     calls,
-    conversations: failing<ConversationStore>(['create', 'get', 'list', 'update', 'delete', 'appendMessage', 'listMessages']),
+    conversations: failing<ConversationStore>(['create', 'get', 'list', 'update', 'delete', 'appendMessage', 'listMessages', 'dropMessagesAfter']),
     memory: failing<MemoryStore>(['store', 'search', 'list', 'delete']),
     persistent: true,
     close: async () => {},

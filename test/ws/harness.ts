@@ -78,6 +78,9 @@ export class FakeConversationStore implements ConversationStore {
   async listMessages() {
     return null
   }
+  async dropMessagesAfter() {
+    return null
+  }
 }
 
 interface FakeJob extends ChatJob {

@@ -8,6 +8,7 @@ import { empty, json } from '../../pipeline/index.ts'
 import { validate } from '../../middleware/validation/index.ts'
 import { eventStreamFormatter, uiMessageFormatter } from './formatters.ts'
 import { eventData, type ChatJob } from './jobs.ts'
+import type { Replacing } from './rewind.ts'
 import { resultOf } from './result.ts'
 import type { ChatInput, ChatService } from './service.ts'
 import { eventStream, Heartbeats, type StreamCounters } from './sse.ts'
@@ -72,6 +73,17 @@ function streamBody(maxChars: number) {
     }
     return ui ? { ui: true as const, body: result.data as z.infer<typeof uiChatBody> } : { ui: false as const, body: result.data as z.infer<typeof ours> }
   })
+}
+
+/**
+ * What an AI SDK turn replaces: the id of the user message it answers (`useChat` keeps message ids
+ * stable), so a resubmitted message or a `regenerate-message` replaces the stored turn.
+ */
+function replacing(body: z.infer<typeof uiChatBody>): Replacing | undefined {
+  const clientMessageId = body.messages.findLast((m) => m.role === 'user')?.id
+  const regenerate = body.trigger === 'regenerate-message'
+  if (clientMessageId === undefined && !regenerate) return undefined
+  return { clientMessageId, regenerate }
 }
 
 function lastUserText(body: z.infer<typeof uiChatBody>, maxChars: number): string {
@@ -178,6 +190,7 @@ export function chatRoutes(options: ChatRoutesOptions) {
           temperature: body.temperature,
           maxTokens: body.max_tokens,
           requestId: c.get('requestId'),
+          replacing: replacing(body),
         })
         return eventStream(c, { job, after: 0, formatter: uiMessageFormatter(job.id), heartbeats, headers: streamHeaders(job, true), counters })
       }

@@ -10,6 +10,7 @@ import { createContextBuilder, estimateTokens } from './context.ts'
 import type { ChatJob, JobManager } from './jobs.ts'
 import { createChatPersistence } from './persistence.ts'
 import { errorEventData } from './result.ts'
+import { rewind, type Replacing } from './rewind.ts'
 import { createToolLoop, Reply, type ChatTools, type ModelSettings } from './tool-loop.ts'
 
 export interface ChatInput {
@@ -22,6 +23,8 @@ export interface ChatInput {
   maxTokens?: number
   /** Carried into `error` events as the problem's `request_id`. */
   requestId?: string
+  /** This turn replaces an earlier one (AI SDK resubmit and regenerate); see `rewind`. */
+  replacing?: Replacing
 }
 
 export interface ChatServiceOptions {
@@ -106,8 +109,10 @@ export function createChatService(options: ChatServiceOptions): ChatService {
     const reply = new Reply(provider.defaultModel)
     const budget = new GenerationBudget(job, clock, idleTimeoutMs, totalTimeoutMs)
     try {
+      // Rewound once the job holds the conversation, so no other chat turn can interleave.
+      if (!fresh && input.replacing) await rewind(conversations, job.userId, job.conversationId, input.replacing)
       const messages = await context.build(job.userId, job.conversationId, input.message, fresh)
-      await store.saveUserMessage(job, input.message)
+      await store.saveUserMessage(job, input.message, input.replacing?.clientMessageId)
       await loop.run(job, messages, reply, settings(input), () => budget.touch())
       await finish(job, input, 'complete', reply)
     } catch (error) {

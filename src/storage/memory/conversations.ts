@@ -154,6 +154,19 @@ export class MemoryConversationStore implements ConversationStore {
     return cloneData(message)
   }
 
+  async dropMessagesAfter(userId: string, conversationId: string, seq: number): Promise<number | null> {
+    const entry = this.#owned(userId, conversationId)
+    if (!entry) return null
+    const keep = Math.max(0, Math.floor(seq))
+    const dropped = entry.messages.length - keep
+    if (dropped <= 0) return 0
+    entry.messages.length = keep
+    this.#touch(entry, (conversation) => {
+      conversation.messageCount = keep
+    })
+    return dropped
+  }
+
   async listMessages(userId: string, conversationId: string, page: PageRequest): Promise<Page<Message> | null> {
     const afterSeq = page.cursor === undefined ? 0 : decodeMessageCursor(page.cursor)
     const entry = this.#owned(userId, conversationId)

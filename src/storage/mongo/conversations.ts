@@ -158,6 +158,28 @@ export class MongoConversationStore implements ConversationStore {
     })
   }
 
+  /**
+   * Deletes the messages after `seq`, then moves the conversation's counters back with plain update
+   * operators. Deleting first means an append racing it could at worst leave a message behind, never
+   * lose one; the port asks callers not to race it.
+   */
+  async dropMessagesAfter(userId: string, conversationId: string, seq: number): Promise<number | null> {
+    const keep = Math.max(0, Math.floor(seq))
+    return this.#run(async () => {
+      const owner = { _id: conversationId, user_id: userId }
+      const conversation = await this.#conversations.findOne(owner, { projection: { last_seq: 1 } })
+      if (!conversation) return null
+      if (conversation.last_seq <= keep) return 0
+      const { deletedCount } = await this.#messages.deleteMany({ conversation_id: conversationId, user_id: userId, seq: { $gt: keep } })
+      await this.#conversations.updateOne(owner, {
+        $set: { last_seq: keep, message_count: keep },
+        $inc: { version: 1 },
+        $max: { updated_at: new Date(this.#clock.now()) },
+      })
+      return deletedCount
+    })
+  }
+
   async listMessages(userId: string, conversationId: string, page: PageRequest): Promise<Page<Message> | null> {
     const afterSeq = page.cursor === undefined ? 0 : decodeMessageCursor(page.cursor)
     return this.#run(async () => {
