@@ -27,6 +27,9 @@ export const PUBLIC_PATHS = ['/health', '/ready', '/live', '/metrics']
 /** Routes that stream; they carry their own idle and total budgets instead of the request timeout. */
 const STREAMING = /\/(stream|events)$|^\/ws$/
 
+/** Chat routes take the larger body limit: an AI SDK request carries the whole conversation. */
+const CHAT = (path: string) => path === '/api/v1/chat' || path.startsWith('/api/v1/chat/')
+
 /** The limiter's settings from config: per-client bucket (burst, per-minute refill) plus the global one. */
 export function rateLimitOptions(deps: AppDeps): RateLimitOptions {
   const server = deps.config.server
@@ -76,7 +79,9 @@ export function createApp(deps: AppDeps): App {
     securityHeaders(server.security, { peerAddress: deps.peerAddress, trustedProxies: server.trusted_proxies }),
     server.cors.enabled && cors(server.cors),
     server.rate_limit.enabled && rateLimit(rateLimitOptions(deps)),
-    placed(bodyLimit({ maxBytes: server.max_request_body_size }), underApi),
+    // One limit per kind of route, decided when each endpoint is mounted: JSON needs kilobytes.
+    placed(bodyLimit({ maxBytes: server.max_request_body_size, clock: deps.clock }), { ...underApi, only: CHAT }),
+    placed(bodyLimit({ maxBytes: Math.min(server.max_json_body_size, server.max_request_body_size), clock: deps.clock }), { ...underApi, except: CHAT }),
     placed(timeout({ ms: server.request_timeout, clock: deps.clock }), { ...underApi, except: (path) => STREAMING.test(path) }),
     placed(auth({ authenticator: deps.authenticator }), underApi),
   ]

@@ -13,7 +13,9 @@ export const defaults: ConfigInput = {
     enable_http2: false,
     max_concurrent_streams: 250,
     max_header_bytes: 1_048_576,
-    max_request_body_size: 10_485_760,
+    // Chat bodies (an AI SDK request carries its conversation) up to 1 MiB; other JSON far less.
+    max_request_body_size: 1_048_576,
+    max_json_body_size: 65_536,
     log_level: 'info',
     trusted_proxies: [],
     static_dir: 'public',

@@ -26,6 +26,7 @@ export const serverSchema = z.strictObject({
   max_concurrent_streams: positiveInt,
   max_header_bytes: size,
   max_request_body_size: size,
+  max_json_body_size: size,
   log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
   trusted_proxies: z.array(cidr),
   static_dir: z.string().min(1),

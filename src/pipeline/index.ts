@@ -15,6 +15,8 @@ export { defineMiddleware, type Outcome, type Stage, type StageMiddleware } from
 export interface Placement {
   /** Only at `prefix` and below (`/api` covers `/api` and `/api/...`). */
   under?: string
+  /** Only where this returns true. */
+  only?: (path: string) => boolean
   /** Not where this returns true. */
   except?: (path: string) => boolean
 }
@@ -41,8 +43,9 @@ function stageOf(middleware: StageMiddleware | MiddlewareHandler<AppEnv>): Stage
 
 function applies(placement: Placement | undefined, path: string): boolean {
   if (!placement) return true
-  const { under, except } = placement
+  const { under, only, except } = placement
   if (under !== undefined && path !== under && !path.startsWith(`${under}/`)) return false
+  if (only && !only(path)) return false
   return !(except && except(path))
 }
 

@@ -34,7 +34,7 @@ export function earlyAnswerChecks(target: TargetRef): void {
     }
 
     it('a 413 for a chunked body over the default limit, then two GETs on the same agent', async () => {
-      // The shipped limit (10 MiB) and a body 0.6 MiB over it.
+      // The shipped limit for chat bodies and a body 0.6 MiB over it.
       const count = Math.ceil((defaults.server as { max_request_body_size: number }).max_request_body_size / CHUNK.byteLength) + 10
       const res = await request(`${target().baseUrl}/api/v1/chat`, {
         method: 'POST',

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { AUTH, testApp } from '../../../test/helpers/app.ts'
 import { failingStores } from '../../../test/storage/failing-stores.ts'
+import { metadataSchema } from './schema.ts'
 
 const JSON_HEADERS = { 'content-type': 'application/json' }
 
@@ -67,6 +68,18 @@ describe('POST /api/v1/conversations', () => {
     await expectProblem(await post(JSON.stringify({ metadata: [1, 2] })), 400, 'metadata')
     await expectProblem(await post(JSON.stringify({ owner: 'bob' })), 400)
     await expectProblem(await post('{not json'), 400)
+  })
+
+  it('answers 400 for 5,000 levels of metadata, as JSON and as a value checked by the schema', async () => {
+    const { request } = await setup()
+    const deep = `{"metadata":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}`
+    await expectProblem(await request('/conversations', { method: 'POST', body: deep }), 400)
+    // Below the parser's own limit the schema must still stop at its limit, not recurse to the end.
+    let value: Record<string, unknown> = { leaf: 1 }
+    for (let i = 0; i < 5000; i++) value = { a: value }
+    const result = metadataSchema.safeParse(value)
+    assert.equal(result.success, false)
+    assert.match(result.error!.issues[0].message, /deeper than 5 levels/)
   })
 })
 

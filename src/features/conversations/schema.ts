@@ -12,15 +12,17 @@ export const LIMITS = {
 
 export const utf8Bytes = (text: string) => new TextEncoder().encode(text).length
 
-function depth(value: unknown): number {
-  if (value === null || typeof value !== 'object') return 0
-  const children = Array.isArray(value) ? value : Object.values(value)
-  return 1 + children.reduce<number>((deepest, child) => Math.max(deepest, depth(child)), 0)
+/** Whether `value` nests objects or arrays deeper than `limit` levels; never looks below `limit + 1`. */
+function deeperThan(value: unknown, limit: number): boolean {
+  if (value === null || typeof value !== 'object') return false
+  if (limit === 0) return true
+  for (const child of Array.isArray(value) ? value : Object.values(value)) if (deeperThan(child, limit - 1)) return true
+  return false
 }
 
 /** A JSON object of at most 16 KiB (UTF-8) nesting at most 5 levels (the object itself is level 1). */
 export const metadataSchema = z.record(z.string(), z.unknown()).superRefine((value, ctx) => {
-  if (depth(value) > LIMITS.metadataDepth) {
+  if (deeperThan(value, LIMITS.metadataDepth)) {
     ctx.addIssue({ code: 'custom', message: `nests deeper than ${LIMITS.metadataDepth} levels` })
   } else if (utf8Bytes(JSON.stringify(value)) > LIMITS.metadataBytes) {
     ctx.addIssue({ code: 'custom', message: `exceeds ${LIMITS.metadataBytes} bytes as JSON` })

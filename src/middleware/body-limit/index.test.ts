@@ -79,12 +79,13 @@ for (const form of FORMS) describe(`bodyLimit (${form})`, () => {
     assert.equal(state.pulled, 0)
   })
 
-  it('refuses a chunked body without Content-Length once it crosses the limit, reading no further', async () => {
-    const { stream, state } = chunkedBody(1000, 16)
+  it('refuses a chunked body without Content-Length once it crosses the limit, draining at most 4 MiB more', async () => {
+    const { stream, state } = chunkedBody(6 * 1024, 1024)
     const res = await limitedApp().request('/text', { method: 'POST', body: stream, duplex: 'half' } as RequestInit)
     await assertTooLarge(res)
-    // The stream machinery may pull a chunk or two ahead, never the whole body.
-    assert.ok(state.pulled <= LIMIT + 2 * 16, `read ${state.pulled} bytes`)
+    // Past the drain bound the rest is cancelled, never read.
+    assert.ok(state.pulled <= LIMIT + 4 * 1024 * 1024 + 2 * 1024, `read ${state.pulled} bytes`)
+    assert.ok(state.pulled < 6 * 1024 * 1024)
   })
 
   it('answers 413, not the validator 400, when JSON validation is what hits the limit', async () => {
@@ -129,11 +130,29 @@ for (const form of FORMS) describe(`bodyLimit (${form})`, () => {
     assert.deepEqual(await validated.json(), { name: 'ok' })
   })
 
-  it('leaves an oversized body alone when the handler never reads it', async () => {
+  it('never pulls from a body the handler does not read', async () => {
     const { stream, state } = chunkedBody(100, 16)
     const res = await limitedApp().request('/ignores-body', { method: 'POST', body: stream, duplex: 'half' } as RequestInit)
     assert.equal(res.status, 200)
-    assert.ok(state.pulled < 100 * 16)
+    assert.equal(state.pulled, 0)
+  })
+
+  it('reads the rest of an over-limit body (within bounds) before the 413, so the connection stays usable', async () => {
+    const { stream, state } = chunkedBody(40, 16)
+    await assertTooLarge(await limitedApp().request('/text', { method: 'POST', body: stream, duplex: 'half' } as RequestInit))
+    assert.equal(state.pulled, 40 * 16)
+  })
+
+  it('refuses a compressed body with 415 and takes identity', async () => {
+    const app = limitedApp()
+    for (const encoding of ['gzip', 'br', 'deflate, gzip']) {
+      const res = await app.request('/text', { method: 'POST', body: 'x', headers: { 'content-encoding': encoding, 'x-request-id': 'enc-1' } })
+      assert.equal(res.status, 415, encoding)
+      assert.equal(res.headers.get('content-type'), 'application/problem+json')
+      assert.match((await res.json()).detail, /uncompressed/)
+    }
+    const identity = await app.request('/text', { method: 'POST', body: 'xyz', headers: { 'content-encoding': 'identity' } })
+    assert.deepEqual(await identity.json(), { length: 3 })
   })
 
   it('never touches the body of GET requests or of bodies with a Content-Length within the limit', async () => {
@@ -146,6 +165,23 @@ for (const form of FORMS) describe(`bodyLimit (${form})`, () => {
     )
     assert.equal(post.status, 200)
     assert.equal(BodySpy.reads, 0)
+  })
+
+  it('is enforced per kind of route in the app: JSON routes MAX_JSON_BODY_SIZE, chat routes MAX_REQUEST_BODY_SIZE', async () => {
+    const { app } = await testApp({ env: { MAX_JSON_BODY_SIZE: '100', MAX_REQUEST_BODY_SIZE: '300' } })
+    const post = (path: string, bytes: number) =>
+      app.request(path, { method: 'POST', body: JSON.stringify({ title: 'x'.repeat(Math.max(0, bytes - 13)) }), headers: { ...AUTH.alice, 'content-type': 'application/json' } })
+    assert.equal((await post('/api/v1/conversations', 150)).status, 413, 'a JSON route takes 100 bytes')
+    assert.notEqual((await post('/api/v1/chat', 150)).status, 413, 'a chat route takes 300')
+    assert.equal((await post('/api/v1/chat', 350)).status, 413)
+    const shipped = await testApp()
+    assert.equal(shipped.config.server.max_json_body_size, 65_536)
+    const big = await shipped.app.request('/api/v1/memory/store', {
+      method: 'POST',
+      body: JSON.stringify({ content: 'x'.repeat(70_000) }),
+      headers: { ...AUTH.alice, 'content-type': 'application/json' },
+    })
+    assert.equal(big.status, 413)
   })
 
   it('is enforced by the whole app under /api with MAX_REQUEST_BODY_SIZE, before authentication', async () => {

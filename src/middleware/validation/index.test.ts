@@ -7,7 +7,7 @@ import type { AppEnv } from '../../env.ts'
 import { json } from '../../pipeline/index.ts'
 import { recovery } from '../recovery/index.ts'
 import { requestId } from '../request-id/index.ts'
-import { fieldErrors, validate } from './index.ts'
+import { fieldErrors, jsonDepthExceeds, MAX_JSON_DEPTH, validate } from './index.ts'
 
 const message = z.object({
   title: z.string().min(1),
@@ -89,5 +89,28 @@ describe('validate', () => {
       { path: 'a.0.b', message: 'm' },
       { path: '', message: 'root' },
     ])
+  })
+
+  it('refuses JSON nesting deeper than MAX_JSON_DEPTH with 400 before parsing it', async () => {
+    const { app } = validatedApp()
+    const deep = '['.repeat(MAX_JSON_DEPTH + 1) + ']'.repeat(MAX_JSON_DEPTH + 1)
+    const body = await assertBadRequest(await app.request('/chat', post(deep)))
+    assert.match(body.detail, /nests deeper than 64 levels/)
+    // Brackets inside strings do not count.
+    const valid = { title: '['.repeat(500), messages: [{ role: 'user', content: '{"a":[[[['.repeat(100) }] }
+    assert.equal((await app.request('/chat', post(JSON.stringify(valid)))).status, 200)
+  })
+})
+
+describe('jsonDepthExceeds', () => {
+  it('counts objects and arrays, skips strings and escapes, and stops at the limit', () => {
+    assert.equal(jsonDepthExceeds('{"a":[1,{"b":[]}]}', 4), false)
+    assert.equal(jsonDepthExceeds('{"a":[1,{"b":[]}]}', 3), true)
+    // Escaped quotes and backslashes inside strings: built by JSON.stringify, so the escapes are real.
+    assert.equal(jsonDepthExceeds(JSON.stringify(['"[[[[', '\\', '\\"[[[']), 1), false)
+    assert.equal(jsonDepthExceeds('"[[[[[["', 0), false)
+    assert.equal(jsonDepthExceeds('[]', 0), true)
+    // 8 MB of brackets, as in the report: refused at the 65th, long before the end.
+    assert.equal(jsonDepthExceeds('['.repeat(8_000_000), MAX_JSON_DEPTH), true)
   })
 })
