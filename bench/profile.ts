@@ -25,7 +25,7 @@ function classify(node: ProfileNode): string | null {
   if (folder) return `middleware: ${folder[1]}`
   if (/Middleware$/.test(name)) return name
   // Library code that runs after an `await`, so no middleware frame is on its stack.
-  if (url.includes('prom-client') || url.includes('@hono/prometheus')) return 'middleware: metrics'
+  if (url.includes('prom-client')) return 'middleware: metrics'
   if (url.includes('/pino/') || url.includes('/sonic-boom/')) return 'middleware: access-log'
   if (url.includes('@opentelemetry')) return 'middleware: tracing'
   if (url.includes('/src/observability/')) return 'src/observability helpers'

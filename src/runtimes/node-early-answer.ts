@@ -72,14 +72,15 @@ export function closingEarlyAnswers(fetch: Fetch, options: EarlyAnswerOptions = 
     if (!outgoing!.headersSent) outgoing!.setHeader('connection', 'close')
     return response
   }
-  const early = (env: NodeEnv): boolean => answeredEarly(env!.incoming!)
+  // A 413 refused the body whether or not the body limit read the rest of it (within its own bounds).
+  const early = (env: NodeEnv, response: unknown): boolean => (response as Response | undefined)?.status === 413 || answeredEarly(env!.incoming!)
   return (request, env: NodeEnv) => {
     const incoming = env?.incoming
     // GET and HEAD (most requests) carry no body to answer early to: they pay one property read.
     const method = incoming?.method
     if (method === undefined || method === 'GET' || method === 'HEAD' || incoming!.httpVersionMajor !== 1 || !env!.outgoing) return fetch(request, env)
     const result = fetch(request, env)
-    if (result instanceof Promise) return result.then((response) => (early(env) ? settle(env, response) : response))
-    return early(env) ? settle(env, result) : result
+    if (result instanceof Promise) return result.then((response) => (early(env, response) ? settle(env, response) : response))
+    return early(env, result) ? settle(env, result) : result
   }
 }

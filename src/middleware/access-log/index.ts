@@ -34,8 +34,8 @@ function levelFor(status: number): 'error' | 'warn' | 'info' {
  * `X-Forwarded-For` from trusted proxies) is read, so credentials cannot leak.
  * Level: error for 5xx, warn for 4xx, info otherwise.
  *
- * Also sets `c.var.logger`, a child logger carrying `request_id` and `trace_id`, for the handler; the
- * request's line is written through it.
+ * Also sets `c.var.logger`, a child logger carrying `method`, `route`, `request_id` and `trace_id`,
+ * for the handler; the request's line is written through it.
  * What the line needs from the runtime (the peer address) is read when the request arrives, never
  * after the response: on Deno the connection info is gone once an upgrade has been answered.
  */
@@ -45,12 +45,24 @@ export function accessLog(options: AccessLogOptions): StageMiddleware {
   const peerAddress = options.peerAddress ?? (() => undefined)
   const trusted = parseRanges(options.trustedProxies ?? [])
 
+  // One child per method and route template, carrying both already serialised: the request's own
+  // child descends from it, and its line has six fields left to write. Methods a client invents all
+  // share one route (`unmatched`); past 1,024 pairs nothing more is kept.
+  const byRoute = new Map<string, Logger>()
+  const routeLogger = (method: string, route: string): Logger => {
+    const key = `${method} ${route}`
+    let child = byRoute.get(key)
+    if (child === undefined) {
+      child = logger.child({ method, route })
+      if (byRoute.size < 1024) byRoute.set(key, child)
+    }
+    return child
+  }
+
   const write = (c: Context<AppEnv>, route: string, startedAt: number, ip: string | null, userAgent: string | null, end: ResponseEnd) => {
     const level = levelFor(end.status)
     if (!logger.isLevelEnabled(level)) return
     const fields: Record<string, unknown> = {
-      method: c.req.method,
-      route,
       path: c.req.path,
       status: end.status,
       bytes: end.bytes,
@@ -59,12 +71,11 @@ export function accessLog(options: AccessLogOptions): StageMiddleware {
       user_agent: userAgent,
     }
     if (end.aborted) fields.aborted = true
-    // Through the request's child logger, whose bindings carry the ids already serialised; a request
-    // refused before any handler (401, 429) has none, and gets the ids as fields.
+    // Through the request's child logger, whose bindings carry method, route and the ids already
+    // serialised; a request refused before any handler (401, 429) has none, and gets the ids as fields.
     const child = c.get('logger')
     if (child !== undefined) return child[level](fields, message)
-    Object.assign(fields, ids(c))
-    logger[level](fields, message)
+    routeLogger(c.req.method, route)[level](Object.assign(fields, ids(c)), message)
   }
 
   return defineMiddleware({
@@ -79,8 +90,8 @@ export function accessLog(options: AccessLogOptions): StageMiddleware {
       })
     },
     // After every `before`, so the request and trace ids are known, and only for requests a handler sees.
-    around: (c, _scope, next) => {
-      c.set('logger', logger.child(ids(c)))
+    around: (c, scope, next) => {
+      c.set('logger', routeLogger(c.req.method, scope.template(c)).child(ids(c)))
       return next()
     },
   })

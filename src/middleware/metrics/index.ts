@@ -1,6 +1,5 @@
-import { prometheus } from '@hono/prometheus'
 import type { Context } from 'hono'
-import { Histogram, type Counter, type Registry } from 'prom-client'
+import { Counter, Histogram, type Registry } from 'prom-client'
 import type { AppEnv } from '../../env.ts'
 import { defineMiddleware, send, type StageMiddleware } from '../../pipeline/index.ts'
 
@@ -23,30 +22,56 @@ const METHOD_INDEX = new Map(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', '
 const OTHER_INDEX = 7
 
 interface RequestSeries {
-  requests: { inc: () => void }
+  labels: Record<'method' | 'status' | 'ok' | 'route', string>
+  /** Requests counted here and not yet handed to prom-client (at the next scrape). */
+  count: number
   duration: { observe: (value: number) => void }
 }
 
+/** The standard HTTP metrics' labels and buckets, as `@hono/prometheus` defines them: its dashboards work. */
+const LABELS = ['method', 'status', 'ok', 'route']
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10]
+
 /**
- * `http_requests_total` and `http_request_duration_seconds` by method, status, ok and route, as
- * `@hono/prometheus` defines them, on the injected registry. The route is the endpoint's template
- * (`unmatched` when there is none), never the raw path, and methods outside the standard set count as
- * `OTHER`, so a client cannot mint series.
+ * `http_requests_total` and `http_request_duration_seconds` by method, status, ok and route, named
+ * and bucketed as `@hono/prometheus` defines them, on the injected registry. The route is the
+ * endpoint's template (`unmatched` when there is none), never the raw path, and methods outside the
+ * standard set count as `OTHER`, so a client cannot mint series.
  *
  * The request timer stops when the response exists, i.e. when a stream's headers are ready; so
  * streaming responses (SSE, chunked) are also observed in `http_stream_duration_seconds{method,route}`
  * when the stream ends or the client leaves.
  *
- * Recording goes through prom-client's label children, cached once per (route, status, method): the
- * `@hono/prometheus` middleware builds and hashes a fresh label object on every request.
+ * Recording goes through prom-client's public API: the duration through label children cached once
+ * per (route, status, method) (the `@hono/prometheus` middleware builds and hashes a fresh label object
+ * on every request), the request count as a plain number per series that the counter's `collect`
+ * hands over when `/metrics` is scraped (a label child hashes and validates its labels on every `inc`).
  */
 export function metrics(options: MetricsOptions): Metrics {
   const { registry } = options
-  // Only the definitions (names, help, buckets, labels) are taken from @hono/prometheus.
-  prometheus({ registry })
-  const requestsTotal = registry.getSingleMetric('http_requests_total') as Counter
-  const requestDuration = registry.getSingleMetric('http_request_duration_seconds') as Histogram
   const children = new Map<string, Map<number, RequestSeries>>()
+  new Counter({
+    name: 'http_requests_total',
+    help: 'Total number of HTTP requests',
+    labelNames: LABELS,
+    registers: [registry],
+    collect() {
+      for (const byRoute of children.values()) {
+        for (const series of byRoute.values()) {
+          if (series.count === 0) continue
+          this.inc(series.labels, series.count)
+          series.count = 0
+        }
+      }
+    },
+  })
+  const requestDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'Duration of HTTP requests in seconds',
+    labelNames: LABELS,
+    buckets: DURATION_BUCKETS,
+    registers: [registry],
+  })
   const seriesFor = (method: string, methodIndex: number, status: number, route: string): RequestSeries => {
     let byRoute = children.get(route)
     if (byRoute === undefined) children.set(route, (byRoute = new Map()))
@@ -54,7 +79,7 @@ export function metrics(options: MetricsOptions): Metrics {
     let child = byRoute.get(key)
     if (child === undefined) {
       const labels = { method, status: String(status), ok: String(status >= 200 && status < 300), route }
-      child = { requests: requestsTotal.labels(labels), duration: requestDuration.labels(labels) }
+      child = { labels, count: 0, duration: requestDuration.labels(labels) }
       byRoute.set(key, child)
     }
     return child
@@ -83,7 +108,7 @@ export function metrics(options: MetricsOptions): Metrics {
       const method = methodIndex === OTHER_INDEX ? 'OTHER' : c.req.method
       const route = scope.template(c)
       const series = seriesFor(method, methodIndex, status, route)
-      series.requests.inc()
+      series.count++
       series.duration.observe((scope.responded() - scope.startedAt) / 1000)
       // A response built with the gathered headers has its whole body already: nothing streams.
       if (c.res === scope.sent) return
