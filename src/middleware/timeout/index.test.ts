@@ -94,41 +94,39 @@ for (const form of FORMS) {
   })
 }
 
+/**
+ * The whole app with one route at `path` that answers only when released, a request to it started,
+ * and the clock moved 100 ms past its entry into the handler (REQUEST_TIMEOUT is 20 ms here).
+ */
+async function heldRequest(path: string) {
+  const clock = new ManualClock()
+  const held = gate()
+  const entered = gate()
+  const routes = new Hono<AppEnv>().get(path, async (c) => {
+    entered.open()
+    await held.opened
+    return json(c, { late: true })
+  })
+  const { app } = await testApp({ env: { REQUEST_TIMEOUT: '20ms' }, routes, deps: { clock } })
+  const pending = app.request(path, { headers: AUTH.alice })
+  // Authentication hashes the key first (real crypto, not a microtask).
+  await entered.opened
+  await clock.advance(100)
+  return { pending, release: held.open }
+}
+
 describe('timeout in the app', () => {
   it('applies REQUEST_TIMEOUT to /api routes', async () => {
-    const clock = new ManualClock()
-    const held = gate()
-    const entered = gate()
-    const routes = new Hono<AppEnv>().get('/api/v1/held', async (c) => {
-      entered.open()
-      await held.opened
-      return json(c, { late: true })
-    })
-    const { app } = await testApp({ env: { REQUEST_TIMEOUT: '20ms' }, routes, deps: { clock } })
-    const pending = app.request('/api/v1/held', { headers: AUTH.alice })
-    // Authentication hashes the key first (real crypto, not a microtask).
-    await entered.opened
-    await clock.advance(100)
+    const { pending, release } = await heldRequest('/api/v1/held')
     const res = await pending
-    held.open()
+    release()
     assert.equal(res.status, 504)
     assert.equal((await res.json()).request_id, res.headers.get('x-request-id'))
   })
 
   it('leaves streaming routes to their own budgets', async () => {
-    const clock = new ManualClock()
-    const held = gate()
-    const entered = gate()
-    const routes = new Hono<AppEnv>().get('/api/v1/held/stream', async (c) => {
-      entered.open()
-      await held.opened
-      return json(c, { streamed: true })
-    })
-    const { app } = await testApp({ env: { REQUEST_TIMEOUT: '20ms' }, routes, deps: { clock } })
-    const pending = app.request('/api/v1/held/stream', { headers: AUTH.alice })
-    await entered.opened
-    await clock.advance(100)
-    held.open()
+    const { pending, release } = await heldRequest('/api/v1/held/stream')
+    release()
     assert.equal((await pending).status, 200)
   })
 })
