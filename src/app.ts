@@ -27,6 +27,9 @@ export const PUBLIC_PATHS = ['/health', '/ready', '/live', '/metrics']
 /** Routes that stream; they carry their own idle and total budgets instead of the request timeout. */
 const STREAMING = /\/(stream|events)$|^\/ws$/
 
+/** A path with a segment that starts with a dot, raw or percent-encoded. */
+const DOTFILE = /\/(\.|%2e)/i
+
 /** Chat routes take the larger body limit: an AI SDK request carries the whole conversation. */
 const CHAT = (path: string) => path === '/api/v1/chat' || path.startsWith('/api/v1/chat/')
 
@@ -133,9 +136,12 @@ export function createApp(deps: AppDeps): App {
     pipeline.notFound(
       serveStatic
         ? (c) =>
-            serveStatic(c, async () => {
-              c.res = await unmatched(c)
-            }).then((res) => res ?? c.res)
+            // Dotfiles (`/.env`, `/.git/config`) are never published, whatever the folder holds.
+            DOTFILE.test(c.req.path)
+              ? unmatched(c)
+              : serveStatic(c, async () => {
+                  c.res = await unmatched(c)
+                }).then((res) => res ?? c.res)
         : unmatched,
     ),
   )

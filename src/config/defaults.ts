@@ -12,7 +12,10 @@ export const defaults: ConfigInput = {
     request_timeout: '30s',
     enable_http2: false,
     max_concurrent_streams: 250,
-    max_header_bytes: 1_048_576,
+    // Node's own default: a header block larger than this is a 431, and a slow one costs no more.
+    max_header_bytes: 16_384,
+    // Kept below the usual file-descriptor limits; 0 lifts the cap.
+    max_connections: 10_000,
     // Chat bodies (an AI SDK request carries its conversation) up to 1 MiB; other JSON far less.
     max_request_body_size: 1_048_576,
     max_json_body_size: 65_536,

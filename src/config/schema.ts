@@ -25,6 +25,7 @@ export const serverSchema = z.strictObject({
   enable_http2: z.boolean(),
   max_concurrent_streams: positiveInt,
   max_header_bytes: size,
+  max_connections: nonNegativeInt,
   max_request_body_size: size,
   max_json_body_size: size,
   log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),

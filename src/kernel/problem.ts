@@ -4,10 +4,12 @@ export const TITLES: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  408: 'Request Timeout',
   409: 'Conflict',
   412: 'Precondition Failed',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
+  426: 'Upgrade Required',
   422: 'Unprocessable Content',
   428: 'Precondition Required',
   429: 'Too Many Requests',
@@ -75,6 +77,9 @@ export const problems = {
     }),
   unavailable: (detail: string, retryAfterSeconds = 5) =>
     new HttpProblem(503, { detail, headers: { 'retry-after': String(retryAfterSeconds) } }),
+  /** The client did not finish sending its request in time; the connection closes (RFC 9110 §15.5.9). */
+  requestTimeout: (detail = 'The request body did not arrive in time') =>
+    new HttpProblem(408, { detail, headers: { connection: 'close' } }),
   gatewayTimeout: (detail = 'The request took too long to complete') => new HttpProblem(504, { detail }),
 }
 

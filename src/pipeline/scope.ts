@@ -21,6 +21,8 @@ export class RequestScope {
   route: string | undefined = undefined
   /** `performance.now()` once the response existed (`responded()`), read once for every observer. */
   respondedAt = 0
+  /** The request body is being read (the validator awaits it): a deadline now is the client's, a 408. */
+  receiving = false
   /** The stages already ran for this request (a handler may fall through to a second wrapped one). */
   entered = false
   /** The outermost middleware-form stage, which applies the headers and reports the end. */

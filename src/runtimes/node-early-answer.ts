@@ -68,7 +68,8 @@ export function closingEarlyAnswers(fetch: Fetch, options: EarlyAnswerOptions = 
   const drainMs = options.drainMs ?? 1000
   const settle = async (env: NodeEnv, response: unknown): Promise<unknown> => {
     const { incoming, outgoing } = env!
-    await drain(incoming!, drainBytes, drainMs)
+    // A 408 says the body is not coming: waiting for the rest would only delay the answer.
+    if ((response as Response | undefined)?.status !== 408) await drain(incoming!, drainBytes, drainMs)
     if (!outgoing!.headersSent) outgoing!.setHeader('connection', 'close')
     return response
   }

@@ -1,6 +1,6 @@
 import { serve, type ServerType } from '@hono/node-server'
 import { readFileSync } from 'node:fs'
-import { createServer as createHttpServer, type ServerOptions as HttpServerOptions, type ServerResponse } from 'node:http'
+import { createServer as createHttpServer, type IncomingMessage, type ServerOptions as HttpServerOptions, type ServerResponse } from 'node:http'
 import { createSecureServer, createServer as createH2cServer, type Http2Session } from 'node:http2'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
@@ -50,6 +50,8 @@ export function httpServerOptions(server: ServerConfig): HttpServerOptions {
     // read_timeout bounds receiving a whole request, headers included (headersTimeout ≤ requestTimeout).
     requestTimeout: server.read_timeout,
     headersTimeout: server.read_timeout,
+    // Node checks those two only this often (30 s by default, so a 30 s budget held for up to 60 s).
+    connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(server.read_timeout / 4))),
     keepAliveTimeout: server.idle_timeout,
     maxHeaderSize: server.max_header_bytes,
   }
@@ -78,14 +80,18 @@ export function startServer(fetch: Fetch, server: ServerConfig, extra: { websock
   const h2 = server.enable_http2
   const h2settings = { maxConcurrentStreams: server.max_concurrent_streams, maxHeaderListSize: server.max_header_bytes }
   const base = { fetch: closingEarlyAnswers(fetch) as never, hostname: server.host, port: server.port }
+  // Only WebSocket upgrades reach the upgrade listener; any other `Upgrade:` (h2c, foo) is an
+  // ordinary request. Without this, Node hands every Upgrade request to the listener, and one it
+  // does not take is never answered and its socket never freed.
+  const http1 = { ...httpServerOptions(server), ...(extra.websocket && { shouldUpgradeCallback: isWebSocketUpgrade }) }
   const options =
     h2 && tls
-      ? { ...base, createServer: createSecureServer, serverOptions: { ...tlsOptions(server), ...httpServerOptions(server), allowHTTP1: true, settings: h2settings } }
+      ? { ...base, createServer: createSecureServer, serverOptions: { ...tlsOptions(server), ...http1, allowHTTP1: true, settings: h2settings } }
       : h2
         ? { ...base, createServer: createH2cServer, serverOptions: { settings: h2settings } }
         : tls
-          ? { ...base, createServer: createHttpsServer, serverOptions: { ...tlsOptions(server), ...httpServerOptions(server) } }
-          : { ...base, createServer: createHttpServer, serverOptions: httpServerOptions(server) }
+          ? { ...base, createServer: createHttpsServer, serverOptions: { ...tlsOptions(server), ...http1 } }
+          : { ...base, createServer: createHttpServer, serverOptions: http1 }
   const protocol = h2 ? (tls ? 'h2' : 'h2c') : tls ? 'https' : 'http'
 
   return new Promise((resolve, reject) => {
@@ -97,6 +103,8 @@ export function startServer(fetch: Fetch, server: ServerConfig, extra: { websock
       resolve({ server: started, port: info.port, address: info.address, protocol, drain: tracker.drain })
     })
     started.once('error', onError)
+    // Past the cap Node closes new connections at once: an fd and a parser each cost memory.
+    if (server.max_connections > 0) started.maxConnections = server.max_connections
     extra.websocket?.attach(started, fetch)
     tracker = trackConnections(started, tls)
     // write_timeout: a response with no bytes moving either way for this long has its connection closed.
@@ -105,6 +113,11 @@ export function startServer(fetch: Fetch, server: ServerConfig, extra: { websock
     if (h2) started.setTimeout(server.write_timeout)
     else tracker.closeStalled(server.write_timeout, extra.clock ?? systemClock)
   })
+}
+
+/** Whether Node should hand `request` to the upgrade listener (Node 24's `shouldUpgradeCallback`). */
+export function isWebSocketUpgrade(request: IncomingMessage): boolean {
+  return request.headers.upgrade?.toLowerCase() === 'websocket'
 }
 
 /** Serves only `fetch` (e.g. the metrics app) over plain HTTP; for the dedicated metrics port. */
@@ -119,6 +132,7 @@ export function startPlainServer(fetch: Fetch, host: string, port: number): Prom
     write_timeout: 10_000,
     idle_timeout: 5_000,
     max_header_bytes: 16_384,
+    max_connections: 1000,
   } as ServerConfig)
 }
 

@@ -209,8 +209,9 @@ export function createNodeWebSocket(options: NodeWebSocketOptions = {}) {
       /** Serves WebSocket upgrades on `httpServer` through `fetch` (the app's). */
       attach(httpServer: UpgradeEmitter, fetch: Fetch): void {
         httpServer.on('upgrade', (request, socket, head) => {
-          // Other upgrades (e.g. h2c) are not ours to answer.
-          if (request.headers.upgrade?.toLowerCase() !== 'websocket') return
+          // startServer lets only WebSocket upgrades through (shouldUpgradeCallback); a server built
+          // elsewhere may not, and an upgrade left unanswered would hold its socket forever.
+          if (request.headers.upgrade?.toLowerCase() !== 'websocket') return void writeRefusal(socket, undefined, 400)
           // Until ws takes the socket over, an error (a reset mid-auth) must not crash the process.
           socket.on('error', ignoreError)
           upgrade(fetch, request, socket, head).catch(() => socket.destroy())

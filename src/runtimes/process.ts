@@ -15,6 +15,7 @@ import { startTracing } from './otel.ts'
 import type { Closer } from './shutdown.ts'
 import { openStores } from './stores.ts'
 import { nodeWorkspaceFs } from './workspace-fs.ts'
+import { confinedStatic } from './confined-static.ts'
 
 /**
  * Pino writing to stdout through `LogSink`: asynchronous, one write per event-loop turn, bounded.
@@ -63,7 +64,7 @@ export async function prepareProcess(capabilities: RuntimeCapabilities): Promise
     logger,
     stores,
     peerAddress: capabilities.peerAddress,
-    serveStatic: capabilities.serveStatic(settings.static_dir),
+    serveStatic: confinedStatic(settings.static_dir, capabilities.serveStatic(settings.static_dir)),
     upgradeWebSocket: settings.websocket.enabled ? capabilities.upgradeWebSocket?.(config) : undefined,
     workspaceFs: nodeWorkspaceFs(),
   })

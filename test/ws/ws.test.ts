@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import WebSocket from 'ws'
 import { ManualClock } from '../../src/kernel/clock.ts'
+import { rawBody, rawExchange } from '../helpers/raw-http.ts'
 import { KEYS, refusal, startWsServer, within, type WsServer } from './harness.ts'
 
 describe('/ws handshake', () => {
@@ -55,6 +56,23 @@ describe('/ws handshake', () => {
     assert.equal(plain.status, 426)
     assert.equal(plain.headers.get('content-type'), 'application/problem+json')
     await plain.body?.cancel()
+  })
+
+  it('answers Upgrade: websocket without Connection: Upgrade with a 426 problem, not an empty 500', async () => {
+    const port = Number(new URL(server.base).port)
+    const answer = await rawExchange(port, `GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nAuthorization: Bearer ${KEYS.alice}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nConnection: close\r\n\r\n`)
+    assert.equal(answer.status, 426)
+    assert.match(answer.text, /content-type: application\/problem\+json/i)
+    assert.equal(rawBody(answer).request_id, 'test-request')
+    assert.equal(server.hub.size, 0)
+  })
+
+  it('answers and closes an Upgrade that is not WebSocket, even on a server Node hands every upgrade to', async () => {
+    // This harness serves without startServer's shouldUpgradeCallback, so the listener sees `Upgrade: foo`.
+    const port = Number(new URL(server.base).port)
+    const answer = await rawExchange(port, 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: foo\r\n\r\n')
+    assert.equal(answer.status, 400)
+    assert.match(answer.text, /\r\nConnection: close\r\n/)
   })
 })
 

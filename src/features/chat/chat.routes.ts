@@ -12,6 +12,7 @@ import type { Replacing } from './rewind.ts'
 import { resultOf } from './result.ts'
 import type { ChatInput, ChatService } from './service.ts'
 import { eventStream, Heartbeats, type StreamCounters } from './sse.ts'
+import { ID_PATTERN, ID_RULE } from '../../kernel/ids.ts'
 
 export interface ChatRoutesOptions {
   service: ChatService
@@ -27,7 +28,7 @@ export interface ChatRoutesOptions {
   clock?: Clock
 }
 
-const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'ids are 1-128 chars of [A-Za-z0-9._:-]')
+const id = z.string().regex(ID_PATTERN, ID_RULE)
 
 function chatBody(maxChars: number) {
   return z.object({

@@ -50,4 +50,4 @@ export const showQuery = z.object({
 })
 
 /** Ids we generate are UUIDs; callers may choose AI SDK-style ids. Anything else cannot exist: a 404. */
-export const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/
+export { ID_PATTERN } from '../../kernel/ids.ts'

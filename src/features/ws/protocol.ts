@@ -1,7 +1,8 @@
 import { z } from 'zod'
+import { ID_PATTERN, ID_RULE } from '../../kernel/ids.ts'
 import type { Message } from '../../storage/ports.ts'
 
-const conversationId = z.string().min(1).max(200)
+const conversationId = z.string().regex(ID_PATTERN, ID_RULE)
 const requestId = z.string().min(1).max(200)
 
 /** Frames a client may send. Unknown members are ignored; `type` selects the schema. */

@@ -48,8 +48,14 @@ function originGuard(allowedOrigins: readonly string[]): MiddlewareHandler<AppEn
   }
 }
 
+/** RFC 6455 §4.1: a handshake says `Upgrade: websocket` and names `Upgrade` in `Connection`. */
+function isHandshake(headers: Headers): boolean {
+  if (headers.get('upgrade')?.toLowerCase() !== 'websocket') return false
+  return (headers.get('connection') ?? '').split(',').some((token) => token.trim().toLowerCase() === 'upgrade')
+}
+
 const upgradeOnly: MiddlewareHandler<AppEnv> = async function wsUpgradeOnly(c, next) {
-  if (c.req.raw.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
+  if (!isHandshake(c.req.raw.headers)) {
     throw new HttpProblem(426, {
       title: 'Upgrade Required',
       detail: 'This endpoint speaks WebSocket only',

@@ -1,5 +1,6 @@
 import type { Context, MiddlewareHandler } from 'hono'
 import type { AppEnv } from '../../env.ts'
+import { problems } from '../../kernel/problem.ts'
 import { defineMiddleware, scopeOf, type StageMiddleware } from '../../pipeline/index.ts'
 import { isTrustedPeer, parseRanges } from '../rate-limit/client-address.ts'
 
@@ -43,7 +44,8 @@ function overTls(c: Context<AppEnv>, runtime: Required<Pick<SecurityHeadersRunti
  * no-store` (private data stays out of caches; a handler's own `cache-control` wins) and a CSP that
  * allows nothing (`api_csp`), since a JSON body is never meant to render. Static files get the document
  * set instead (`withDocumentHeaders`): the page's CSP (`csp`), `Cross-Origin-Opener-Policy` (which only
- * top-level documents use) and no `no-store`. The sets are computed once.
+ * top-level documents use) and no `no-store`. The sets are computed once. A request with two Host
+ * headers is refused here with a 400 (after the headers are set, so the refusal carries them).
  */
 export function securityHeaders(options: SecurityHeadersOptions, runtime: SecurityHeadersRuntime = {}): StageMiddleware {
   const plain = buildSecurityHeaders(options, false)
@@ -53,7 +55,12 @@ export function securityHeaders(options: SecurityHeadersOptions, runtime: Securi
   const trusted = parseRanges(runtime.trustedProxies ?? [])
   return defineMiddleware({
     name: 'securityHeaders',
-    before: (c, scope) => scope.defaults(hsts && overTls(c, peer, trusted) ? secure : plain),
+    before: (c, scope) => {
+      scope.defaults(hsts && overTls(c, peer, trusted) ? secure : plain)
+      // RFC 9112 §3.2: more than one Host (runtimes join them with a comma) is a 400. Proxies and
+      // the app could each pick a different one: a cache-poisoning and routing-confusion vector.
+      if (c.req.raw.headers.get('host')?.includes(',')) throw problems.badRequest('The request has more than one Host header')
+    },
   })
 }
 

@@ -7,6 +7,8 @@ import type { AppEnv } from '../../env.ts'
 import { ManualClock } from '../../kernel/clock.ts'
 import { json } from '../../pipeline/index.ts'
 import { requestId } from '../request-id/index.ts'
+import { validate } from '../validation/index.ts'
+import { z } from 'zod'
 import { timeout } from './index.ts'
 
 /** A handler that answers only when the test lets it. */
@@ -25,6 +27,7 @@ function timedApp(form: Form, clock: ManualClock, ms = 1000) {
       await slow.opened
       return c.json({ ok: true })
     })
+    app.post('/upload', validate('json', z.object({ text: z.string() })), (c) => c.json({ ok: true }))
     app.get('/boom', async () => {
       throw new Error('handler failed')
     })
@@ -48,6 +51,19 @@ for (const form of FORMS) {
       assert.equal(body.status, 504)
       assert.equal(body.title, 'Gateway Timeout')
       assert.equal(body.request_id, 'slow-1')
+    })
+
+    it('answers 408 (and closes) when the budget ends while the body is still arriving', async () => {
+      const clock = new ManualClock()
+      const { app } = timedApp(form, clock)
+      // A body that sends its first bytes and then stalls: a slow client, not a slow server.
+      const body = new ReadableStream<Uint8Array>({ start: (controller) => controller.enqueue(new TextEncoder().encode('{"text":"')) })
+      const pending = app.request('/upload', { method: 'POST', headers: { 'content-type': 'application/json' }, body, duplex: 'half' } as RequestInit)
+      await clock.advance(1100)
+      const res = await pending
+      assert.equal(res.status, 408)
+      assert.equal(res.headers.get('connection'), 'close')
+      assert.equal((await res.json()).title, 'Request Timeout')
     })
 
     it('lets a handler that answers within the budget through', async () => {

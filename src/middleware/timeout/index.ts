@@ -16,7 +16,7 @@ interface Pending {
 
 /**
  * Answers 504 (a problem with the request id) when the rest of the chain has not produced a response
- * within `ms`. The handler is not cancelled (Web handlers have no cancellation hook) but its late
+ * within `ms`, or 408 when its body is still arriving then (a slow client, not a slow server). The handler is not cancelled (Web handlers have no cancellation hook) but its late
  * result is ignored. Streaming routes are placed outside it (they return their headers at once and
  * carry their own idle and total budgets).
  *
@@ -52,12 +52,12 @@ export function timeout(options: TimeoutOptions): StageMiddleware {
 
   return defineMiddleware({
     name: 'timeout',
-    around: (_c, _scope, next) => {
+    around: (_c, scope, next) => {
       const outcome = next()
       // A handler that answered synchronously cannot have run over.
       if (!(outcome instanceof Promise)) return outcome
       return new Promise<void>((resolve, reject) => {
-        const entry: Pending = { deadline: clock.now() + ms, expire: () => reject(problems.gatewayTimeout()) }
+        const entry: Pending = { deadline: clock.now() + ms, expire: () => reject(scope.receiving ? problems.requestTimeout() : problems.gatewayTimeout()) }
         pending.add(entry)
         if (sweeping === undefined) schedule()
         outcome.then(

@@ -3,6 +3,7 @@ import type { ValidationTargets } from 'hono'
 import type { ZodType } from 'zod'
 import type { AppEnv } from '../../env.ts'
 import { problems, type FieldError } from '../../kernel/problem.ts'
+import { scopeOf } from '../../pipeline/index.ts'
 
 /** Zod issues as `{path, message}` pairs; `path` is dotted (`messages.0.role`), empty for the whole value. */
 export function fieldErrors(issues: readonly { path: readonly PropertyKey[]; message: string }[]): FieldError[] {
@@ -55,7 +56,14 @@ export function validate<Target extends keyof ValidationTargets, Schema extends 
     // The validator parses JSON bodies only (by Content-Type); so does this check.
     if (!JSON_TYPE.test(c.req.header('content-type') ?? '')) return validator(c, next)
     // Read once here; the validator's own `c.req.json()` parses this cached text.
-    const text = await c.req.text()
+    const scope = scopeOf(c)
+    scope.receiving = true
+    let text: string
+    try {
+      text = await c.req.text()
+    } finally {
+      scope.receiving = false
+    }
     if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
       throw problems.badRequest(`Invalid request body: nests deeper than ${MAX_JSON_DEPTH} levels`, [{ path: '', message: `nests deeper than ${MAX_JSON_DEPTH} levels` }])
     }
