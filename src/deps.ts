@@ -18,6 +18,7 @@ import type { ChatProvider } from './providers/ports.ts'
 import { systemClock, type Clock } from './kernel/clock.ts'
 import { createMemoryStores } from './storage/memory/index.ts'
 import type { Stores } from './storage/ports.ts'
+import { withQuotas } from './storage/quotas.ts'
 
 /** Everything the app needs from the outside world. Entrypoints and tests build it; the app owns none of it. */
 export interface AppDeps {
@@ -61,13 +62,19 @@ export function buildDeps(runtime: RuntimeDeps): AppDeps {
   const { config, logger } = runtime
   const clock = runtime.clock ?? systemClock
   const events = runtime.events ?? new EventBus<PersistenceEvents>()
-  const opened = runtime.stores ?? createMemoryStores({ clock })
+  const quotas = config.quotas
+  const opened = withQuotas(runtime.stores ?? createMemoryStores({ clock }), {
+    conversations: quotas.conversations,
+    messagesPerConversation: quotas.messages_per_conversation,
+    memoryItems: quotas.memory_items,
+  })
   // Every message saved through the store is announced, whichever transport saved it.
   const stores = { ...opened, conversations: withMessageEvents(opened.conversations, events), close: () => opened.close() }
   const metrics = runtime.metrics ?? new Registry()
   const provider = runtime.provider ?? createProvider(config.ai, { logger, clock })
   const tools =
     runtime.tools ?? createToolRegistry({ memory: stores.memory, config: config.tools, workspaceFs: runtime.workspaceFs, clock })
+  const rateLimitStore = runtime.rateLimitStore ?? new MemoryBucketStore({ clock })
   const chat =
     runtime.chat ??
     chatServiceFromConfig({
@@ -78,13 +85,14 @@ export function buildDeps(runtime: RuntimeDeps): AppDeps {
       tools,
       logger,
       clock,
+      startBudgets: rateLimitStore,
     })
   const deps: AppDeps = {
     tracer: trace.getTracer('assistant-server'),
     health: new HealthChecks({ clock }),
     lifecycle: new Lifecycle(),
     authenticator: new Authenticator(config.auth),
-    rateLimitStore: new MemoryBucketStore({ clock }),
+    rateLimitStore,
     peerAddress: () => undefined,
     version: '0.1.0',
     hub:

@@ -105,5 +105,15 @@ export const defaults: ConfigInput = {
     stream_total_timeout: '10m',
     long_poll_timeout: '25s',
     max_message_chars: 32_768,
+    // Over every transport: WebSocket frames carry chats the HTTP rate limit never counts.
+    max_active_per_user: 4,
+    starts_per_minute: 20,
+    start_burst: 10,
+  },
+  // Per user; 0 lifts a quota.
+  quotas: {
+    conversations: 1_000,
+    messages_per_conversation: 10_000,
+    memory_items: 10_000,
   },
 }

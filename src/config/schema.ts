@@ -136,6 +136,14 @@ export const configSchema = z
       stream_total_timeout: duration,
       long_poll_timeout: duration,
       max_message_chars: positiveInt,
+      max_active_per_user: nonNegativeInt,
+      starts_per_minute: positiveInt,
+      start_burst: positiveInt,
+    }),
+    quotas: z.strictObject({
+      conversations: nonNegativeInt,
+      messages_per_conversation: nonNegativeInt,
+      memory_items: nonNegativeInt,
     }),
   })
 

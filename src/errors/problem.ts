@@ -1,6 +1,6 @@
 import { HTTPException } from 'hono/http-exception'
 import { HttpProblem, problems } from '../kernel/problem.ts'
-import { IdTakenError, InvalidCursorError, StoreUnavailableError, VersionConflictError } from '../storage/ports.ts'
+import { IdTakenError, InvalidCursorError, QuotaExceededError, StoreUnavailableError, VersionConflictError } from '../storage/ports.ts'
 
 /** Any thrown value as a problem. Unknown errors become a bare 500 whose detail never carries the message. */
 export function toProblem(error: unknown): HttpProblem {
@@ -16,6 +16,13 @@ export function toProblem(error: unknown): HttpProblem {
     return new HttpProblem(412, { detail: 'The resource has changed; fetch it again for a fresh ETag', headers: { etag: `"v${error.current}"` } })
   }
   if (error instanceof IdTakenError) return problems.conflict('A resource with this id already exists')
+  if (error instanceof QuotaExceededError) {
+    const what = error.quota.replace(/_/g, ' ')
+    return new HttpProblem(403, {
+      detail: `Quota reached: at most ${error.limit} ${what}; delete some to make room`,
+      extensions: { quota: error.quota, limit: error.limit },
+    })
+  }
   if (error instanceof HTTPException) {
     const headers: Record<string, string> = {}
     const fromResponse = error.res?.headers

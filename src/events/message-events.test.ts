@@ -22,6 +22,7 @@ function fakeStore(): ConversationStore {
         : null,
     listMessages: async () => null,
     dropMessagesAfter: async () => null,
+    count: async () => 0,
   }
 }
 

@@ -32,5 +32,6 @@ export function withMessageEvents(store: ConversationStore, bus: EventBus<Persis
     listMessages: (userId, conversationId, page) => store.listMessages(userId, conversationId, page),
     // Not announced: subscribers hear of the messages that replace the dropped ones.
     dropMessagesAfter: (userId, conversationId, seq) => store.dropMessagesAfter(userId, conversationId, seq),
+    count: (userId) => store.count(userId),
   }
 }

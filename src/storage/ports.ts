@@ -91,6 +91,8 @@ export interface ConversationStore {
    * conversation (the chat reserves a conversation while it generates).
    */
   dropMessagesAfter(userId: string, conversationId: string, seq: number): Promise<number | null>
+  /** How many conversations the user has (quotas). */
+  count(userId: string): Promise<number>
 }
 
 export interface MemoryItem {
@@ -122,6 +124,8 @@ export interface MemoryStore {
   /** Newest first. Throws `InvalidCursorError`. */
   list(userId: string, page: PageRequest): Promise<Page<MemoryItem>>
   delete(userId: string, id: string): Promise<boolean>
+  /** How many items the user has (quotas). */
+  count(userId: string): Promise<number>
 }
 
 /** What an entrypoint hands the app: the stores, their health check, and how to close them. */
@@ -155,6 +159,18 @@ export class IdTakenError extends Error {
   constructor() {
     super('id already exists')
     this.name = 'IdTakenError'
+  }
+}
+
+/** A user already holds as many of something as one user may (`quota`: conversations, messages, memory_items). */
+export class QuotaExceededError extends Error {
+  readonly quota: string
+  readonly limit: number
+  constructor(quota: string, limit: number) {
+    super(`quota exceeded: ${quota} (${limit})`)
+    this.name = 'QuotaExceededError'
+    this.quota = quota
+    this.limit = limit
   }
 }
 

@@ -78,6 +78,17 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
     })
 
     describe('conversations', () => {
+      it("counts a user's conversations, and only theirs", async () => {
+        const owner = user('count-conv')
+        assert.equal(await stores.conversations.count(owner), 0)
+        const first = await stores.conversations.create(owner, { title: 'a' })
+        await stores.conversations.create(owner, { title: 'b' })
+        await stores.conversations.create(user('count-other'), { title: 'c' })
+        assert.equal(await stores.conversations.count(owner), 2)
+        await stores.conversations.delete(owner, first.id)
+        assert.equal(await stores.conversations.count(owner), 1)
+      })
+
       it('creates and reads back what was stored', async () => {
         const alice = user('alice')
         const created = await stores.conversations.create(alice, { title: 'First', metadata: { model: 'x', nested: { a: [1, 2] } } })
@@ -330,6 +341,17 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
     })
 
     describe('memory', () => {
+      it("counts a user's memory items, and only theirs", async () => {
+        const owner = user('count-mem')
+        assert.equal(await stores.memory.count(owner), 0)
+        const item = await stores.memory.store(owner, { content: 'one' })
+        await stores.memory.store(owner, { content: 'two' })
+        await stores.memory.store(user('count-mem-other'), { content: 'three' })
+        assert.equal(await stores.memory.count(owner), 2)
+        await stores.memory.delete(owner, item.id)
+        assert.equal(await stores.memory.count(owner), 1)
+      })
+
       it('stores and lists newest first, paging through ties with no duplicates or gaps', async () => {
         const owner = user('mem-list')
         const stored = await stores.memory.store(owner, { content: 'remember the milk', tags: ['home', 'home', 'todo'], metadata: { source: 'chat' } })

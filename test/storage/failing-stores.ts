@@ -15,8 +15,8 @@ export function failingStores(): Stores & { calls: string[] } {
     ) as T
   return {
     calls,
-    conversations: failing<ConversationStore>(['create', 'get', 'list', 'update', 'delete', 'appendMessage', 'listMessages', 'dropMessagesAfter']),
-    memory: failing<MemoryStore>(['store', 'search', 'list', 'delete']),
+    conversations: failing<ConversationStore>(['create', 'get', 'list', 'update', 'delete', 'appendMessage', 'listMessages', 'dropMessagesAfter', 'count']),
+    memory: failing<MemoryStore>(['store', 'search', 'list', 'delete', 'count']),
     persistent: true,
     close: async () => {},
   }

@@ -13,6 +13,7 @@ const memory: MemoryStore = {
   search: async () => [],
   list: async () => ({ items: [], nextCursor: null }),
   delete: async () => false,
+  count: async () => 0,
 }
 
 let dir: string

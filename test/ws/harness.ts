@@ -26,6 +26,10 @@ export class FakeConversationStore implements ConversationStore {
   readonly messages = new Map<string, Message[]>()
   #next = 1
 
+  async count(userId: string): Promise<number> {
+    return [...this.conversations.values()].filter((conversation) => conversation.userId === userId).length
+  }
+
   async create(userId: string, input: { id?: string; title?: string | null }): Promise<Conversation> {
     const id = input.id ?? `c${this.#next++}`
     const conversation: Conversation = {

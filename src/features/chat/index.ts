@@ -3,12 +3,15 @@ import type { Config } from '../../config/index.ts'
 import type { Clock } from '../../kernel/clock.ts'
 import type { ChatProvider } from '../../providers/ports.ts'
 import type { ConversationStore, MemoryStore } from '../../storage/ports.ts'
+import type { BucketStore } from '../../middleware/rate-limit/index.ts'
+import { createAdmission } from './admission.ts'
 import { chatRoutes } from './chat.routes.ts'
 import { createInMemoryJobManager, type JobManager } from './jobs.ts'
 import { createChatService, type ChatService } from './service.ts'
 import type { StreamCounters } from './sse.ts'
 import type { ChatTools } from './tool-loop.ts'
 
+export { createAdmission, type Admission, type AdmissionOptions } from './admission.ts'
 export { chatRoutes, type ChatRoutesOptions } from './chat.routes.ts'
 export { estimateTokens, fitHistory } from './context.ts'
 export { eventStreamFormatter, uiMessageFormatter, type FrameFormatter } from './formatters.ts'
@@ -30,6 +33,8 @@ export interface ChatFeatureOptions {
   clock?: Clock
   /** Replaces the in-memory job manager (e.g. a shared bus). */
   jobs?: JobManager
+  /** Where the per-user chat start budget is kept (the rate limiter's store); without it starts are not budgeted. */
+  startBudgets?: BucketStore
 }
 
 /** The chat service and its job manager, configured from `config.chat`/`tools`/`ai`. */
@@ -51,6 +56,14 @@ export function chatServiceFromConfig(options: ChatFeatureOptions): ChatService 
     totalTimeoutMs: config.chat.stream_total_timeout,
     temperature: config.ai.temperature,
     maxTokens: config.ai.max_tokens,
+    admission: createAdmission({
+      maxMessageChars: config.chat.max_message_chars,
+      maxActivePerUser: config.chat.max_active_per_user,
+      starts: options.startBudgets && {
+        store: options.startBudgets,
+        spec: { capacity: config.chat.start_burst, refillPerSecond: config.chat.starts_per_minute / 60 },
+      },
+    }),
   })
 }
 

@@ -5,6 +5,7 @@ import { problems } from '../../kernel/problem.ts'
 import { ProviderError, type ChatProvider } from '../../providers/ports.ts'
 import { providerProblem } from '../../providers/problem.ts'
 import { IdTakenError, type ConversationStore, type MemoryStore } from '../../storage/ports.ts'
+import { createAdmission, type Admission } from './admission.ts'
 import { GenerationBudget } from './budget.ts'
 import { createContextBuilder, estimateTokens } from './context.ts'
 import type { ChatJob, JobManager } from './jobs.ts'
@@ -51,10 +52,15 @@ export interface ChatServiceOptions {
   /** Defaults for the provider call (config `ai.temperature`, `ai.max_tokens`). */
   temperature?: number
   maxTokens?: number
+  /** Message checks, start budget and running cap per user. Default: the message checks at 32768 characters, no caps. */
+  admission?: Admission
 }
 
 export interface ChatService {
-  /** Checks the conversation, reserves it (409 when busy) and starts generating in the background. */
+  /**
+   * Checks the message and the user's budgets (400, 429), the conversation, reserves it (409 when
+   * busy) and starts generating in the background.
+   */
   start(userId: string, input: ChatInput): Promise<ChatJob>
   /** The conversation if the user owns it, else a 404 problem. */
   conversation(userId: string, conversationId: string): Promise<void>
@@ -81,6 +87,7 @@ export function createChatService(options: ChatServiceOptions): ChatService {
   })
   const loop = createToolLoop({ provider, tools: options.tools, maxRounds: options.maxToolRounds ?? 4, toolTimeoutMs: options.toolTimeoutMs ?? 10_000, clock })
   const store = createChatPersistence(conversations)
+  const admission = options.admission ?? createAdmission({ maxMessageChars: 32_768, maxActivePerUser: 0 })
 
   async function conversation(userId: string, conversationId: string) {
     if (!(await conversations.get(userId, conversationId))) throw problems.notFound('Conversation not found')
@@ -155,9 +162,20 @@ export function createChatService(options: ChatServiceOptions): ChatService {
     jobs,
     conversation,
     async start(userId, input) {
-      const conversation = await resolveConversation(userId, input)
-      const job = jobs.create({ userId, conversationId: conversation.id })
-      void run(job, input, conversation.created)
+      admission.checkMessage(input.message)
+      const release = await admission.admit(userId)
+      let job: ChatJob
+      let created: boolean
+      try {
+        const conversation = await resolveConversation(userId, input)
+        created = conversation.created
+        job = jobs.create({ userId, conversationId: conversation.id })
+      } catch (error) {
+        release()
+        throw error
+      }
+      void job.finished.then(release, release)
+      void run(job, input, created)
       return job
     },
   }

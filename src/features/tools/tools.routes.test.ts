@@ -14,6 +14,7 @@ function fakeMemory(): MemoryStore {
   const items: MemoryItem[] = []
   let next = 1
   return {
+    count: async (userId) => items.filter((item) => item.userId === userId).length,
     async store(userId, item) {
       const stored = { id: `m${next++}`, userId, content: item.content, tags: item.tags ?? [], metadata: item.metadata ?? {}, createdAt: 1_700_000_000_000 }
       items.push(stored)

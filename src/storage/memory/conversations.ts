@@ -94,6 +94,10 @@ export class MemoryConversationStore implements ConversationStore {
     return copy(conversation)
   }
 
+  async count(userId: string): Promise<number> {
+    return this.#byUser.get(userId)?.size ?? 0
+  }
+
   async get(userId: string, id: string): Promise<Conversation | null> {
     const entry = this.#owned(userId, id)
     return entry ? copy(entry.conversation) : null

@@ -87,6 +87,10 @@ export class MemoryItemStore implements MemoryStore {
     return copy(item)
   }
 
+  async count(userId: string): Promise<number> {
+    return this.#users.get(userId)?.items.size ?? 0
+  }
+
   async search(userId: string, search: MemorySearch): Promise<(MemoryItem & { score: number })[]> {
     const index = this.#users.get(userId)
     // Most users store no memory: answer before tokenizing the query.

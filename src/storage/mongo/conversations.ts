@@ -80,6 +80,10 @@ export class MongoConversationStore implements ConversationStore {
     })
   }
 
+  async count(userId: string): Promise<number> {
+    return this.#run(() => this.#conversations.countDocuments({ user_id: userId }))
+  }
+
   async get(userId: string, id: string): Promise<Conversation | null> {
     return this.#run(async () => {
       const doc = await this.#conversations.findOne({ _id: id, user_id: userId })

@@ -56,6 +56,10 @@ export class MongoMemoryStore implements MemoryStore {
     })
   }
 
+  async count(userId: string): Promise<number> {
+    return this.#run(() => this.#memory.countDocuments({ user_id: userId }))
+  }
+
   async list(userId: string, page: PageRequest): Promise<Page<MemoryItem>> {
     const after = page.cursor === undefined ? undefined : decodeMemoryCursor(page.cursor)
     return this.#run(async () => {
