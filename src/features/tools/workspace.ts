@@ -16,8 +16,12 @@ export interface WorkspaceFs {
   /** Follows symlinks. */
   stat(path: string): Promise<{ kind: 'file' | 'directory' | 'other'; size: number }>
   readDir(path: string): Promise<{ name: string; kind: 'file' | 'directory' | 'symlink' | 'other' }[]>
-  /** The first `maxBytes` bytes; refuses to follow a symlink in the last component. */
-  readFile(path: string, maxBytes: number): Promise<Uint8Array>
+  /**
+   * The first `maxBytes` bytes, and where the file actually opened lives (`real`, canonical), learnt
+   * from the open descriptor: a directory swapped for a symlink after the path was checked shows up
+   * there. Refuses to follow a symlink in the last component.
+   */
+  readFile(path: string, maxBytes: number): Promise<{ bytes: Uint8Array; real: string }>
 }
 
 export interface WorkspaceLimits {
@@ -78,6 +82,27 @@ export class Workspace {
     }
     const relative = this.fs.relativeInside(root, real)
     return relative === null ? null : { real, relative: relative || '.' }
+  }
+
+  /**
+   * Reads a resolved file, refusing (403) when the descriptor opened lies outside the root: the path
+   * was checked before the open, and a component swapped in between must not lead out.
+   */
+  async read(file: Resolved, maxBytes: number): Promise<Uint8Array> {
+    const { bytes, real } = await this.fs.readFile(file.real, maxBytes)
+    if (this.fs.relativeInside(await this.root(), real) === null) {
+      throw new ToolError(`The path "${file.relative}" leads outside the workspace`, { status: 403 })
+    }
+    return bytes
+  }
+
+  /** `fs.stat` with a vanished or unreadable path as a 404/403/422 problem rather than a 500. */
+  async stat(resolved: Resolved): Promise<Awaited<ReturnType<WorkspaceFs['stat']>>> {
+    try {
+      return await this.fs.stat(resolved.real)
+    } catch (error) {
+      throw fsError(error, resolved.relative)
+    }
   }
 
   /**
@@ -184,7 +209,7 @@ export function listFilesTool(workspace: Workspace): Tool<typeof listFilesSchema
     schema: listFilesSchema,
     async handler({ path, recursive }, ctx: ToolContext) {
       const start = await workspace.resolve(path)
-      const stat = await workspace.fs.stat(start.real)
+      const stat = await workspace.stat(start)
       if (stat.kind !== 'directory') throw new ToolError(`Not a directory: ${start.relative}`, { field: 'path' })
       const entries: { path: string; type: 'file' | 'directory'; size?: number }[] = []
       let truncated = false
@@ -213,16 +238,16 @@ export function readFileTool(workspace: Workspace, limits: WorkspaceLimits): Too
     schema: readFileSchema,
     async handler({ path }) {
       const file = await workspace.resolve(path)
-      const stat = await workspace.fs.stat(file.real)
+      const stat = await workspace.stat(file)
       if (stat.kind !== 'file') throw new ToolError(`Not a file: ${file.relative}`, { field: 'path' })
       const tooLarge = (size: number) =>
         new ToolError(`The file ${file.relative} is ${size} bytes; read_file returns at most ${limits.maxFileBytes}`, { status: 422 })
       if (stat.size > limits.maxFileBytes) throw tooLarge(stat.size)
       let bytes: Uint8Array
       try {
-        bytes = await workspace.fs.readFile(file.real, limits.maxFileBytes + 1)
+        bytes = await workspace.read(file, limits.maxFileBytes + 1)
       } catch (error) {
-        throw fsError(error, file.relative)
+        throw error instanceof ToolError ? error : fsError(error, file.relative)
       }
       if (bytes.length > limits.maxFileBytes) throw tooLarge(bytes.length)
       const content = decodeText(bytes)
@@ -239,7 +264,7 @@ export function searchFilesTool(workspace: Workspace, limits: WorkspaceLimits): 
     schema: searchFilesSchema,
     async handler({ query, path, case_sensitive }, ctx: ToolContext) {
       const start = await workspace.resolve(path)
-      const stat = await workspace.fs.stat(start.real)
+      const stat = await workspace.stat(start)
       if (stat.kind !== 'directory') throw new ToolError(`Not a directory: ${start.relative}`, { field: 'path' })
       const needle = case_sensitive ? query : query.toLowerCase()
       const matches: { path: string; line: number; text: string }[] = []
@@ -254,7 +279,8 @@ export function searchFilesTool(workspace: Workspace, limits: WorkspaceLimits): 
         ctx.signal.throwIfAborted()
         const size = (await workspace.fs.stat(entry.real).catch(() => null))?.size
         if (size === undefined || size > limits.maxFileBytes) return true
-        const bytes = await workspace.fs.readFile(entry.real, limits.maxFileBytes).catch(() => null)
+        // A file that vanished or led outside since it was listed is skipped, not reported.
+        const bytes = await workspace.read(entry, limits.maxFileBytes).catch(() => null)
         const text = bytes && decodeText(bytes)
         if (!text) return true
         filesSearched++
