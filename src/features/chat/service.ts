@@ -156,7 +156,7 @@ export function createChatService(options: ChatServiceOptions): ChatService {
     conversation,
     async start(userId, input) {
       const conversation = await resolveConversation(userId, input)
-      const job = jobs.create({ userId, conversationId: conversation.id })
+      const job = await jobs.create({ userId, conversationId: conversation.id })
       void run(job, input, conversation.created)
       return job
     },
