@@ -92,7 +92,7 @@ export interface JobManager {
   running(conversationId: string): ChatJob | undefined
   stats(): JobStats
   /** Stops every running job and forgets all of them. */
-  close(): void
+  close(): void | Promise<void>
 }
 
 export interface InMemoryJobManagerOptions {
@@ -179,6 +179,7 @@ function noop() {}
 export interface InMemoryJobManager extends JobManager {
   create(input: { userId: string; conversationId: string }): ChatJob
   find(conversationId: string): ChatJob | undefined
+  close(): void
 }
 
 /**
