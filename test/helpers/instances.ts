@@ -7,6 +7,7 @@ import { EventBus, type PersistenceEvents } from '../../src/events/index.ts'
 import { systemClock } from '../../src/kernel/clock.ts'
 import { createRedisAdapters, redisPortFromConfig, whenConnected, type RedisPort } from '../../src/redis/index.ts'
 import { redisDeps } from '../../src/runtimes/redis.ts'
+import type { ChatProvider } from '../../src/providers/ports.ts'
 import type { Stores } from '../../src/storage/ports.ts'
 import { AUTH, KEYS, memoryLogger } from './app.ts'
 import { fakeSocket } from './ws-context.ts'
@@ -19,7 +20,16 @@ export type Instance = Awaited<ReturnType<typeof startInstance>>
  * shared with other instances. Shipped defaults apart from `env`, and rate limiting off unless `env`
  * turns it on (as `testApp` does: the suites make more requests per client than a burst).
  */
-export async function startInstance(redisUrl: string, stores: Stores, env: Record<string, string> = {}, wrap?: (port: RedisPort) => RedisPort) {
+export interface InstanceOptions {
+  env?: Record<string, string>
+  /** Default: the built-in model, as shipped. */
+  provider?: ChatProvider
+  /** Wraps the Redis port (e.g. to count or fail commands). */
+  wrap?: (port: RedisPort) => RedisPort
+}
+
+export async function startInstance(redisUrl: string, stores: Stores, options: InstanceOptions = {}) {
+  const { env = {}, wrap } = options
   const config = await loadConfig({ env: { API_KEYS: `alice:${KEYS.alice},bob:${KEYS.bob}`, REDIS_URL: redisUrl, RATE_LIMIT_ENABLED: 'false', ...env } })
   const { logger, lines } = memoryLogger()
   const metrics = new Registry()
@@ -28,7 +38,7 @@ export async function startInstance(redisUrl: string, stores: Stores, env: Recor
   await whenConnected(port, 5_000, systemClock)
   const redis = createRedisAdapters({ config, port, events, clock: systemClock, logger, registry: metrics })
   // The shared stores are not this instance's to close.
-  const deps = buildDeps({ config, logger, stores: { ...stores, close: async () => {} }, metrics, events, ...redisDeps(redis) })
+  const deps = buildDeps({ config, logger, stores: { ...stores, close: async () => {} }, metrics, events, provider: options.provider, ...redisDeps(redis) })
   deps.health.register(redis.health)
   deps.lifecycle.markReady()
   const app = createApp(deps)

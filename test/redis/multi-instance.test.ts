@@ -118,8 +118,8 @@ describe('two instances sharing one Redis', () => {
 
   it('shares the rate limit: a burst of 6 split across A and B lets through at most 6 or 7', async () => {
     // This test is about the burst, so it sets one, with limiting on as shipped.
-    const limitedA = await startInstance(redis.url, stores, { RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_BURST: '6' })
-    const limitedB = await startInstance(redis.url, stores, { RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_BURST: '6' })
+    const limitedA = await startInstance(redis.url, stores, { env: { RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_BURST: '6' } })
+    const limitedB = await startInstance(redis.url, stores, { env: { RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_BURST: '6' } })
     try {
       const statuses = []
       for (let i = 0; i < 12; i++) statuses.push((await (i % 2 ? limitedB : limitedA).get('/conversations', 'bob')).status)
@@ -134,7 +134,7 @@ describe('two instances sharing one Redis', () => {
 
   it('survives Redis being killed and restarted: no hang over 5 s, /health 503, local limits said, then recovery by itself', async () => {
     // Limiting on, for the fallback: 2 instances share the burst of 6, so each allows 3 alone.
-    const limited = await startInstance(redis.url, stores, { RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_BURST: '6', RATE_LIMIT_INSTANCES: '2' })
+    const limited = await startInstance(redis.url, stores, { env: { RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_BURST: '6', RATE_LIMIT_INSTANCES: '2' } })
     const conversation = (await (await a.post('/conversations', { title: 'across the outage' })).json()) as { id: string }
     const alice = b.connect('alice')
     alice.send({ type: 'subscribe', conversation_id: conversation.id })
