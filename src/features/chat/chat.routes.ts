@@ -130,18 +130,22 @@ export function chatRoutes(options: ChatRoutesOptions) {
     return headers
   }
 
-  /** The conversation's latest job if the caller owns the conversation; 404 for anyone else's. */
+  /**
+   * The conversation's latest job if the caller owns it; 404 for anyone else's conversation. The job
+   * (its record, with several instances) names its owner, so a job of the caller's needs no store read.
+   */
   async function ownedJob(c: Context<AppEnv>, missingIsEmpty = false): Promise<JobHandle | undefined> {
     const userId = c.get('user').id
     const conversationId = c.req.param('id')!
+    const job = await service.jobs.find(conversationId)
+    if (job && job.userId === userId) return job
     try {
       await service.conversation(userId, conversationId)
     } catch (error) {
       if (missingIsEmpty) return undefined
       throw error
     }
-    const job = await service.jobs.find(conversationId)
-    return job && job.userId === userId ? job : undefined
+    return undefined
   }
 
   /**
