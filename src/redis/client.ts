@@ -53,6 +53,15 @@ export interface RedisClientOptions {
   logger?: Logger
 }
 
+/** The command's own deadline: node-redis times a command out only until it is written, not while its reply is awaited. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`redis did not answer within ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, timedOut]).finally(() => clearTimeout(timer))
+}
+
 /** A node-redis command connection plus a subscriber connection behind `RedisPort`. Does not wait for Redis. */
 export function createRedisPort(options: RedisClientOptions): RedisPort {
   const { logger } = options
@@ -102,12 +111,13 @@ export function createRedisPort(options: RedisClientOptions): RedisPort {
   async function evalScript<T>(script: LuaScript, keys: string[], args: (string | number)[], timeoutMs?: number): Promise<T> {
     const rest = [String(keys.length), ...keys, ...args.map(String)]
     const timeout = timeoutMs ?? options.commandTimeoutMs
+    const sha = await script.sha1()
     try {
-      return (await client.sendCommand(['EVALSHA', await script.sha1(), ...rest], { timeout })) as T
+      return (await within(client.sendCommand(['EVALSHA', sha, ...rest], { timeout }), timeout)) as T
     } catch (error) {
       const message = error instanceof Error ? error.message : ''
       if (!/NOSCRIPT|unknown command|NOPERM/i.test(message)) throw error
-      return (await client.sendCommand(['EVAL', script.source, ...rest], { timeout })) as T
+      return (await within(client.sendCommand(['EVAL', script.source, ...rest], { timeout }), timeout)) as T
     }
   }
 
@@ -116,10 +126,13 @@ export function createRedisPort(options: RedisClientOptions): RedisPort {
       return client.isReady && subscriber.isReady
     },
     key: (...parts) => options.keyPrefix + parts.join(':'),
-    command: async <T>(args: string[], timeoutMs?: number) => (await client.sendCommand(args, { timeout: timeoutMs ?? options.commandTimeoutMs })) as T,
+    command: async <T>(args: string[], timeoutMs?: number) => {
+      const timeout = timeoutMs ?? options.commandTimeoutMs
+      return (await within(client.sendCommand(args, { timeout }), timeout)) as T
+    },
     eval: evalScript,
     async publish(channel, message) {
-      await client.sendCommand(['PUBLISH', channel, message])
+      await within(client.sendCommand(['PUBLISH', channel, message]), options.commandTimeoutMs)
     },
     async subscribe(channel, listener) {
       let entry = channels.get(channel)

@@ -22,14 +22,14 @@ function exited(child: ChildProcess): Promise<void> {
   return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()))
 }
 
-/** A private redis-server on a free loopback port, without persistence, stopped by `stop()`. */
-export async function startRedis(): Promise<RedisServer> {
+/** A private redis-server on a free loopback port, without persistence, stopped by `stop()`; `extraArgs` go to its command line. */
+export async function startRedis(extraArgs: string[] = []): Promise<RedisServer> {
   if (!existsSync(REDIS_SERVER)) throw new Error(`${REDIS_SERVER} is missing: apt-get install redis-server (listed in .ci/run)`)
   const port = await freePort()
   let child: ChildProcess | undefined
 
   async function launch() {
-    child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], {
+    child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning', ...extraArgs], {
       stdio: ['ignore', 'ignore', 'pipe'],
     })
     const deadline = Date.now() + 10_000

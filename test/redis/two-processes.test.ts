@@ -68,10 +68,21 @@ describe('two server processes sharing only Redis', () => {
   })
 
   it('share the rate limit: a burst of 6 split across both lets through at most 6 or 7', async () => {
-    const statuses = []
+    const statuses: number[] = []
+    const responses: Response[] = []
     // Without a key, so the bucket is the client address's (127.0.0.1 on both), which no other test used.
-    for (let i = 0; i < 12; i++) statuses.push((await fetch(url(servers[i % 2], '/me'))).status)
+    for (let i = 0; i < 12; i++) {
+      const res = await fetch(url(servers[i % 2], '/me'))
+      await res.arrayBuffer()
+      responses.push(res)
+      statuses.push(res.status)
+    }
     const passed = statuses.filter((s) => s !== 429).length
     assert.ok(passed >= 6 && passed <= 7, `passed ${passed}: ${statuses}`)
+    // The headers are the single-instance ones, counted across both processes.
+    assert.deepEqual(responses.slice(0, 3).map((r) => [r.headers.get('x-ratelimit-limit'), r.headers.get('x-ratelimit-remaining')]), [['6', '5'], ['6', '4'], ['6', '3']])
+    const refused = responses.find((r) => r.status === 429)!
+    assert.ok(Number(refused.headers.get('retry-after')) >= 1)
+    assert.ok(Number(refused.headers.get('x-ratelimit-reset')) * 1000 > Date.now())
   })
 })
