@@ -100,8 +100,9 @@ export function createRedisPort(options: RedisClientOptions): RedisPort {
     each.on('end', report)
     each.on('reconnecting', report)
   }
-  // Restores every channel after a reconnect ourselves (subscribing twice is a no-op): the library
-  // does it too, but pub/sub that silently stopped after a reconnect was reported on Bun.
+  // Restores every channel after a reconnect ourselves (subscribing twice is a no-op). node-redis does
+  // it too (test/redis/bun.test.ts passes on Bun without this), but pub/sub that silently stopped after
+  // a reconnect was reported on Bun (oven-sh/bun#21622), and a lost channel would mean a deaf instance.
   subscriber.on('ready', () => {
     for (const [channel, entry] of channels) subscriber.subscribe(channel, entry.deliver).catch(() => {})
   })
