@@ -38,7 +38,7 @@ for i = 7, #ARGV, 3 do
 end
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'status', ARGV[6]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
 if last ~= '' then redis.call('PUBLISH', ARGV[5], last) end
 return tonumber(r[4])
 `)
