@@ -6,7 +6,7 @@ import { events, readFrames } from '../chat/helpers.ts'
 import { AUTH, KEYS } from '../helpers/app.ts'
 import { startServerProcess, type ServerProcess } from '../helpers/process.ts'
 import { startRedis, type RedisServer } from '../helpers/redis-server.ts'
-import { ROOT } from '../helpers/runtimes.ts'
+import { ROOT, scriptArgv } from '../helpers/runtimes.ts'
 
 const BUN = join(ROOT, 'node_modules/.bin/bun')
 const LONG = Array.from({ length: 60 }, (_, i) => `word${i}`).join(' ')
@@ -95,5 +95,40 @@ describe('Bun with REDIS_URL, next to Node', () => {
     await redis.restart()
     await eventually(async () => (await fetch(`${base(bun)}/health`)).status === 200 && (await fetch(`${base(node)}/health`)).status === 200, 'recovery on both')
     await fanOutAndStop('bun-after')
+  })
+})
+
+describe('Deno with REDIS_URL, next to Node', () => {
+  let redis: RedisServer
+  let node: ServerProcess
+  let deno: ServerProcess
+
+  before(async () => {
+    redis = await startRedis()
+    const env = { REDIS_URL: redis.url, API_KEYS: `alice:${KEYS.alice},bob:${KEYS.bob}`, RATE_LIMIT_ENABLED: 'false' }
+    const { file, args } = scriptArgv('start:deno')
+    node = await startServerProcess({ env })
+    deno = await startServerProcess({ env, argv: [file, ...args], timeoutMs: 60_000 })
+  })
+  after(async () => {
+    await deno?.stop()
+    await node?.stop()
+    await redis?.stop()
+  })
+
+  it('reports Redis in /health and resumes on Node a stream Deno runs', async () => {
+    const health = (await (await fetch(`http://127.0.0.1:${deno.port}/health`)).json()) as { dependencies: Record<string, string> }
+    assert.equal(health.dependencies.redis, 'connected')
+    const res = await fetch(`http://127.0.0.1:${deno.port}/api/v1/chat/stream`, {
+      method: 'POST',
+      headers: { ...AUTH.alice, 'content-type': 'application/json' },
+      body: JSON.stringify({ message: LONG }),
+    })
+    const id = res.headers.get('x-conversation-id')!
+    const head = await readFrames(res, { stop: (f) => events(f).length >= 2, cancel: true })
+    const resumed = await fetch(`http://127.0.0.1:${node.port}/api/v1/conversations/${id}/stream`, { headers: { ...AUTH.alice, 'last-event-id': events(head).at(-1)!.id! } })
+    const rest = await readFrames(resumed, { stop: (f) => events(f).some((e) => e.event === 'done'), timeoutMs: 10_000 })
+    const text = [...events(head), ...events(rest)].filter((f) => f.event === 'message').map((f) => JSON.parse(f.data!).delta).join('')
+    assert.ok(text.startsWith(`You said: "${LONG}"`) && text.endsWith('for real answers.'), text)
   })
 })
