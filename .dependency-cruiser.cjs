@@ -46,6 +46,13 @@ module.exports = {
       to: { path: '^src/deps\\.ts$' },
     },
     {
+      name: 'redis-client-behind-its-port',
+      severity: 'error',
+      comment: 'Only src/redis/ uses the Redis client, and only src/runtimes/redis.ts (process entrypoints) opens it: the Workers bundle never holds it.',
+      from: { path: '^src/', pathNot: '^src/(redis/|runtimes/redis\\.ts$|.*\\.test\\.ts$)' },
+      to: { path: '^(src/redis/|node_modules/(redis|@redis)/)' },
+    },
+    {
       name: 'core-uses-web-apis-only',
       severity: 'error',
       comment: 'node:* only in the runtime adapters and the MongoDB adapter.',

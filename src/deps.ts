@@ -11,8 +11,8 @@ import { Authenticator } from './middleware/auth/authenticator.ts'
 import { MemoryBucketStore, type BucketStore } from './middleware/rate-limit/bucket-store.ts'
 import { createToolRegistry, type ToolRegistry, type WorkspaceFs } from './features/tools/index.ts'
 import { createProvider } from './providers/index.ts'
-import { EventBus, withMessageEvents, type PersistenceEvents } from './events/index.ts'
-import { chatGateway, chatServiceFromConfig, type ChatService } from './features/chat/index.ts'
+import { EventBus, withMessageEvents, type PersistenceEvents, type SharedEvents } from './events/index.ts'
+import { chatGateway, chatServiceFromConfig, type ChatService, type JobManager } from './features/chat/index.ts'
 import { Hub, hubSettings } from './features/ws/index.ts'
 import type { ChatProvider } from './providers/ports.ts'
 import { systemClock, type Clock } from './kernel/clock.ts'
@@ -42,6 +42,10 @@ export interface AppDeps {
   workspaceFs?: WorkspaceFs
   /** Persistence announcements (a message saved through any transport), for WebSocket subscribers. */
   events: EventBus<PersistenceEvents>
+  /** Persistence events from other instances (the Redis relay); absent in one process. */
+  sharedEvents?: SharedEvents
+  /** Where generations live; default in memory, the Redis adapter with several instances. Used when `chat` is built here. */
+  jobs?: JobManager
   /** The one chat pipeline behind JSON, SSE, long-poll and WebSocket; its jobs live in `chat.jobs`. */
   chat: ChatService
   /** WebSocket clients and subscriptions; the entrypoint closes it (1001) on shutdown. */
@@ -86,6 +90,7 @@ export function buildDeps(runtime: RuntimeDeps): AppDeps {
       logger,
       clock,
       startBudgets: rateLimitStore,
+      jobs: runtime.jobs,
     })
   const deps: AppDeps = {
     tracer: trace.getTracer('assistant-server'),
@@ -101,6 +106,7 @@ export function buildDeps(runtime: RuntimeDeps): AppDeps {
         gateway: chatGateway(chat),
         conversations: stores.conversations,
         events,
+        shared: runtime.sharedEvents,
         registry: metrics,
         logger,
         clock,

@@ -66,6 +66,7 @@ export const defaults: ConfigInput = {
       burst: 10,
       global_requests_per_second: 1_000,
       global_burst: 2_000,
+      instances: 1,
     },
     metrics: { enabled: true, path: '/metrics', port: 0 },
   },
@@ -88,6 +89,20 @@ export const defaults: ConfigInput = {
     server_selection_timeout: '5s',
     connect_timeout: '10s',
     socket_timeout: '30s',
+  },
+  redis: {
+    url: null,
+    key_prefix: 'assistant:',
+    connect_timeout: '2s',
+    command_timeout: '1s',
+    // A rate-limit check waits at most this long before the local fallback answers.
+    rate_limit_timeout: '75ms',
+    reconnect_max_delay: '2s',
+    max_queued_commands: 10_000,
+    // A running job's record and stream live this long without news (refreshed while it runs).
+    job_ttl: '30s',
+    stream_max_len: 10_000,
+    coalesce_window: '25ms',
   },
   tools: {
     workspace_root: null,

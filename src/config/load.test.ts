@@ -38,6 +38,17 @@ describe('loadConfig', () => {
     assert.deepEqual(config.auth.api_keys, [])
   })
 
+  it('reads the Redis settings: unset by default, REDIS_URL checked, durations in ms', async () => {
+    const defaults = await loadConfig()
+    assert.equal(defaults.redis.url, null)
+    assert.equal(defaults.redis.rate_limit_timeout, 75)
+    assert.equal(defaults.server.rate_limit.instances, 1)
+    const set = await loadConfig({ env: { REDIS_URL: 'redis://cache:6379/0', RATE_LIMIT_INSTANCES: '3', REDIS_COALESCE_WINDOW: '40ms' } })
+    assert.deepEqual([set.redis.url, set.server.rate_limit.instances, set.redis.coalesce_window], ['redis://cache:6379/0', 3, 40])
+    const error = await rejection({ env: { REDIS_URL: 'cache:6379' } })
+    assert.match(error.message, /redis\.url \(from env REDIS_URL\): expected a redis:\/\/ or rediss:\/\/ URL/)
+  })
+
   it('lays YAML over the defaults, keeping the keys it does not mention', async () => {
     const config = await loadConfig({
       yaml: yaml('server:\n  port: 9000\n  read_timeout: 2m\n  rate_limit:\n    burst: 3\n  cors:\n    allowed_origins: [https://a.example]\n'),

@@ -77,6 +77,8 @@ export const serverSchema = z.strictObject({
     burst: positiveInt,
     global_requests_per_second: positiveInt,
     global_burst: positiveInt,
+    /** Instances sharing the limits; without Redis (or while it is down) each one allows limit / instances. */
+    instances: positiveInt,
   }),
   metrics: z.strictObject({
     enabled: z.boolean(),
@@ -119,6 +121,18 @@ export const configSchema = z
       server_selection_timeout: duration,
       connect_timeout: duration,
       socket_timeout: duration,
+    }),
+    redis: z.strictObject({
+      url: z.string().regex(/^rediss?:\/\/\S+$/, 'expected a redis:// or rediss:// URL').nullable(),
+      key_prefix: z.string().max(64),
+      connect_timeout: duration,
+      command_timeout: duration,
+      rate_limit_timeout: duration,
+      reconnect_max_delay: duration,
+      max_queued_commands: positiveInt,
+      job_ttl: duration,
+      stream_max_len: positiveInt,
+      coalesce_window: duration,
     }),
     tools: z.strictObject({
       workspace_root: nullableString,

@@ -31,6 +31,13 @@ describe('unsupportedSettings', () => {
     assert.deepEqual(unsupportedSettings(await config({ METRICS_PORT: '9100', METRICS_ENABLED: 'false' }), 'bun'), [])
   })
 
+  it('Workers refuse Redis: jobs, fan-out and rate limits stay per isolate there', async () => {
+    const problems = unsupportedSettings(await config({ REDIS_URL: 'redis://cache:6379' }), 'workers')
+    assert.equal(problems.length, 1)
+    assert.match(problems[0], /^redis\.url \(env REDIS_URL\): Workers keep jobs/)
+    for (const runtime of ['node', 'bun', 'deno'] as const) assert.deepEqual(unsupportedSettings(await config({ REDIS_URL: 'redis://cache:6379' }), runtime), [])
+  })
+
   it('Workers refuse MongoDB as well', async () => {
     const problems = unsupportedSettings(await config({ MONGODB_URI: 'mongodb://db:27017' }), 'workers')
     assert.equal(problems.length, 1)

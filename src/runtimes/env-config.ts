@@ -21,6 +21,9 @@ export function unsupportedSettings(config: Config, runtime: RuntimeName): strin
   if (runtime === 'workers' && config.mongodb.uri) {
     problems.push('mongodb.uri (env MONGODB_URI): MongoDB is not available on Workers (the driver needs raw TCP sockets); run on Node, Bun or Deno')
   }
+  if (runtime === 'workers' && config.redis.url) {
+    problems.push('redis.url (env REDIS_URL): Workers keep jobs, stop, fan-out and rate limits per isolate (Durable Objects come later); run several instances on Node, Bun or Deno')
+  }
   return problems
 }
 

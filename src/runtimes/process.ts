@@ -1,11 +1,13 @@
 import type { MiddlewareHandler } from 'hono'
 import pino, { type Logger } from 'pino'
+import { Registry } from 'prom-client'
 import type { Context } from 'hono'
 import type { UpgradeWebSocket } from 'hono/ws'
 import { createApp, type App } from '../app.ts'
 import type { Config } from '../config/index.ts'
 import { buildDeps, type AppDeps } from '../deps.ts'
 import { systemClock } from '../kernel/clock.ts'
+import { EventBus, type PersistenceEvents } from '../events/index.ts'
 import type { AppEnv } from '../env.ts'
 import { announce } from './startup.ts'
 import { exitOnUnsupported, type RuntimeName } from './env-config.ts'
@@ -14,6 +16,7 @@ import { loadProcessConfig } from './node-config.ts'
 import { startTracing } from './otel.ts'
 import type { Closer } from './shutdown.ts'
 import { openStores } from './stores.ts'
+import { openRedis, redisDeps } from './redis.ts'
 import { nodeWorkspaceFs } from './workspace-fs.ts'
 import { confinedStatic } from './confined-static.ts'
 
@@ -50,7 +53,7 @@ export interface PreparedProcess {
 
 /**
  * Everything a process entrypoint does before it serves: config (exit 2 when bad or unsupported
- * here), logger, stores (MongoDB when `MONGODB_URI` is set), deps, tracing, the start-up
+ * here), logger, stores (MongoDB when `MONGODB_URI` is set), the Redis adapters (when `REDIS_URL` is), deps, tracing, the start-up
  * announcements and the app. The entrypoint then only serves and drains.
  */
 export async function prepareProcess(capabilities: RuntimeCapabilities): Promise<PreparedProcess> {
@@ -59,10 +62,16 @@ export async function prepareProcess(capabilities: RuntimeCapabilities): Promise
   const settings = config.server
   const logger = processLogger(settings.log_level)
   const stores = await openStores(config, { logger, clock: systemClock })
+  const metrics = new Registry()
+  const events = new EventBus<PersistenceEvents>()
+  const redis = await openRedis(config, { logger, clock: systemClock, metrics, events })
   const deps = buildDeps({
     config,
     logger,
     stores,
+    metrics,
+    events,
+    ...redisDeps(redis),
     peerAddress: capabilities.peerAddress,
     serveStatic: confinedStatic(settings.static_dir, capabilities.serveStatic(settings.static_dir)),
     upgradeWebSocket: settings.websocket.enabled ? capabilities.upgradeWebSocket?.(config) : undefined,
@@ -73,8 +82,10 @@ export async function prepareProcess(capabilities: RuntimeCapabilities): Promise
   const onClose: Closer[] = [
     // Generations still running after the drain are stopped (their partial replies are kept).
     { name: 'chat jobs', close: async () => deps.chat.jobs.close() },
+    ...(redis ? [{ name: 'redis', close: () => redis.close() }] : []),
     { name: 'stores', close: () => stores.close() },
   ]
+  if (redis) deps.health.register(redis.health)
   if (tracing) onClose.push({ name: 'tracing', close: () => tracing.shutdown() })
   await announce(deps, { showKey: (line) => void process.stderr.write(`${line}\n`) })
   const app = createApp(deps)

@@ -48,6 +48,8 @@ describe('layering (dependency-cruiser, .dependency-cruiser.cjs)', () => {
       'src/middleware/m/index.ts': "import { x } from '../../features/a/index.ts'\nimport { readFileSync } from 'node:fs'\nexport const m = String(x) + typeof readFileSync\n",
       'src/deps.ts': "export const deps = 1\n",
       'src/features/c.ts': "import { deps } from '../deps.ts'\nexport const c = deps\n",
+      'src/redis/index.ts': "export const r = 1\n",
+      'src/features/d.ts': "import { r } from '../redis/index.ts'\nexport const d = r\n",
     }
     for (const [path, text] of Object.entries(files)) {
       mkdirSync(dirname(join(scratch, path)), { recursive: true })
@@ -64,6 +66,7 @@ describe('layering (dependency-cruiser, .dependency-cruiser.cjs)', () => {
       'middleware-never-imports-features',
       'composition-root-for-entrypoints-only',
       'core-uses-web-apis-only',
+      'redis-client-behind-its-port',
     ]
     for (const rule of rules) it(`reports ${rule}`, () => assert.ok(names.has(rule), `${rule} not reported: ${[...names].join(', ')}`))
   })

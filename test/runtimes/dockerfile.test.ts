@@ -179,12 +179,35 @@ describe('runtime imports of every entrypoint', () => {
 describe('docker-compose.yml', () => {
   const compose = parseYaml(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'))
 
-  it('builds the server from this Dockerfile and points it at the mongo service', () => {
+  it('builds two server replicas from this Dockerfile and points them at the mongo and redis services', () => {
     const server = compose.services.server
     assert.equal(server.build, '.')
+    assert.equal(server.deploy.replicas, 2)
     assert.equal(server.environment.MONGODB_URI, 'mongodb://mongo:27017')
+    assert.equal(server.environment.REDIS_URL, 'redis://redis:6379')
+    assert.equal(server.environment.RATE_LIMIT_INSTANCES, String(server.deploy.replicas))
     assert.equal(server.depends_on.mongo.condition, 'service_healthy')
-    assert.ok(server.ports.some((port: string) => port.endsWith(':8080')))
+    assert.equal(server.depends_on.redis.condition, 'service_healthy')
+    assert.equal(server.ports, undefined, 'replicas publish no host port; the proxy does')
+  })
+
+  it('puts the official nginx image in front, with buffering off and long read timeouts for SSE', () => {
+    const proxy = compose.services.proxy
+    assert.match(proxy.image, /^nginx:/)
+    assert.ok(proxy.ports.some((port: string) => port.endsWith(':8080')))
+    const [file] = proxy.volumes[0].split(':')
+    const conf = readFileSync(join(ROOT, file), 'utf8')
+    assert.match(conf, /server server:8080/)
+    assert.match(conf, /proxy_buffering off;/)
+    assert.match(conf, /proxy_read_timeout 1h;/)
+    assert.match(conf, /proxy_set_header Upgrade \$http_upgrade;/)
+  })
+
+  it('runs Redis 7.0 without persistence, with a health check', () => {
+    const redis = compose.services.redis
+    assert.match(redis.image, /^redis:7\.0/)
+    assert.deepEqual(redis.command, ['redis-server', '--save', '', '--appendonly', 'no'])
+    assert.ok(Array.isArray(redis.healthcheck.test))
   })
 
   it('runs mongo:7 with a health check and a named volume', () => {

@@ -7,7 +7,8 @@ import { HttpProblem, problems } from '../../kernel/problem.ts'
 import { empty, json } from '../../pipeline/index.ts'
 import { validate } from '../../middleware/validation/index.ts'
 import { eventStreamFormatter, uiMessageFormatter } from './formatters.ts'
-import { eventData, type ChatJob } from './jobs.ts'
+import { eventData, type ChatJob, type JobHandle } from './jobs.ts'
+import { isTerminal } from './formatters.ts'
 import type { Replacing } from './rewind.ts'
 import { resultOf } from './result.ts'
 import type { ChatInput, ChatService } from './service.ts'
@@ -124,24 +125,28 @@ export function chatRoutes(options: ChatRoutesOptions) {
   // there throws, and that error's stack trace was a measurable share of each stream's CPU.
   const processKeepsJobsAlive = ['node', 'bun', 'deno'].includes(getRuntimeKey())
 
-  function streamHeaders(job: ChatJob, ui: boolean): Record<string, string> {
+  function streamHeaders(job: JobHandle, ui: boolean): Record<string, string> {
     const headers: Record<string, string> = { 'x-conversation-id': job.conversationId, 'x-stream-id': job.id }
     if (ui) headers['x-vercel-ai-ui-message-stream'] = 'v1'
     return headers
   }
 
-  /** The conversation's latest job if the caller owns the conversation; 404 for anyone else's. */
-  async function ownedJob(c: Context<AppEnv>, missingIsEmpty = false): Promise<ChatJob | undefined> {
+  /**
+   * The conversation's latest job if the caller owns it; 404 for anyone else's conversation. The job
+   * (its record, with several instances) names its owner, so a job of the caller's needs no store read.
+   */
+  async function ownedJob(c: Context<AppEnv>, missingIsEmpty = false): Promise<JobHandle | undefined> {
     const userId = c.get('user').id
     const conversationId = c.req.param('id')!
+    const job = await service.jobs.find(conversationId)
+    if (job && job.userId === userId) return job
     try {
       await service.conversation(userId, conversationId)
     } catch (error) {
       if (missingIsEmpty) return undefined
       throw error
     }
-    const job = service.jobs.latest(conversationId)
-    return job && job.userId === userId ? job : undefined
+    return undefined
   }
 
   /**
@@ -215,21 +220,24 @@ export function chatRoutes(options: ChatRoutesOptions) {
       const after = cursor(c)
       const job = await ownedJob(c)
       if (!job) return empty(c, 204)
-      if (job.events.length <= after && job.status === 'running') await nextEvent(job, after, longPollTimeoutMs, c.req.raw.signal, clock)
-      const events = job.events.slice(after).map((e) => ({ id: e.seq, event: e.type, data: eventData(e) }))
-      const nextAfter = Math.max(after, job.events.length)
+      let logged = await job.read(after)
+      if (logged.length === 0 && job.status === 'running') {
+        await nextEvent(job, after, longPollTimeoutMs, c.req.raw.signal, clock)
+        logged = await job.read(after)
+      }
+      const last = logged[logged.length - 1]
       return json(c, {
         stream_id: job.id,
-        events,
-        next_after: nextAfter,
-        done: job.status !== 'running' && nextAfter >= job.events.length,
+        events: logged.map((e) => ({ id: e.seq, event: e.type, data: eventData(e) })),
+        next_after: last?.seq ?? after,
+        done: last ? isTerminal(last) : job.status !== 'running',
       })
     })
     .post('/conversations/:id/stop', async (c) => {
       const job = await ownedJob(c)
       let stopped: boolean
       try {
-        stopped = job !== undefined && job.stop('stopped')
+        stopped = job !== undefined && (await job.stop('stopped'))
       } catch (error) {
         // Workers refuse to touch another request's I/O (the generation's upstream call and timers).
         throw new HttpProblem(501, {
@@ -243,7 +251,7 @@ export function chatRoutes(options: ChatRoutesOptions) {
 }
 
 /** Resolves on the job's next event, the timeout, or the client going away — whichever is first. */
-function nextEvent(job: ChatJob, after: number, timeoutMs: number, signal: AbortSignal, clock: Clock): Promise<void> {
+function nextEvent(job: JobHandle, after: number, timeoutMs: number, signal: AbortSignal, clock: Clock): Promise<void> {
   return new Promise((resolve) => {
     let detach = () => {}
     let settled = false

@@ -1,5 +1,5 @@
 import type { ChatEvent, ChatGateway } from '../ws/gateway.ts'
-import type { ChatJob, JobEvent } from './jobs.ts'
+import type { JobEvent, JobHandle } from './jobs.ts'
 import type { ChatService } from './service.ts'
 
 /** The job log carries a problem body as an `error` event's data; the hub reads it under `problem`. */
@@ -13,7 +13,7 @@ function toChatEvent(event: JobEvent): ChatEvent {
  * user's conversation looks exactly like one with no generation.
  */
 export function chatGateway(service: ChatService): ChatGateway {
-  const owned = (userId: string, job: ChatJob | undefined) => (job && job.userId === userId ? job : undefined)
+  const owned = (userId: string, job: JobHandle | undefined) => (job && job.userId === userId ? job : undefined)
   return {
     async start(userId, input) {
       const job = await service.start(userId, {
@@ -27,11 +27,11 @@ export function chatGateway(service: ChatService): ChatGateway {
         subscribe: (after, listener) => job.subscribe(after, (event) => listener(toChatEvent(event))),
       }
     },
-    stop(userId, conversationId) {
-      return owned(userId, service.jobs.running(conversationId))?.stop() ?? false
+    async stop(userId, conversationId) {
+      return (await owned(userId, await service.jobs.find(conversationId))?.stop()) ?? false
     },
-    resume(userId, conversationId, after, listener) {
-      const job = owned(userId, service.jobs.latest(conversationId))
+    async resume(userId, conversationId, after, listener) {
+      const job = owned(userId, await service.jobs.find(conversationId))
       return job ? job.subscribe(after, (event) => listener(toChatEvent(event))) : null
     },
   }

@@ -33,13 +33,27 @@ export type JobStatus = 'running' | 'complete' | 'stopped' | 'error'
 /** Called for every event after the listener's cursor: first the replay, then live. */
 export type JobListener = (event: JobEvent) => void
 
-export interface ChatJob {
+/**
+ * A generation as a reader sees it (resume, long-poll, stop): the job this instance runs, or — with
+ * a shared job manager — one another instance runs. `seq` numbers are the same everywhere.
+ */
+export interface JobHandle {
   readonly id: string
   readonly userId: string
   readonly conversationId: string
+  /** The status when the handle was looked up (live for a local job). */
+  readonly status: JobStatus
+  /** The events with `seq > after` in the log now. */
+  read(after: number): readonly JobEvent[] | Promise<readonly JobEvent[]>
+  /** Replays events with `seq > after`, then delivers new ones until the terminal event. Returns the detach function. */
+  subscribe(after: number, listener: JobListener): () => void
+  /** Cancels a running job. False when it already finished (or is no longer this conversation's job). */
+  stop(reason?: 'stopped' | 'timeout'): boolean | Promise<boolean>
+}
+
+export interface ChatJob extends JobHandle {
   /** Aborted by `stop()` or the job's own deadline; the pipeline hands it to the provider and tools. */
   readonly signal: AbortSignal
-  readonly status: JobStatus
   readonly events: readonly JobEvent[]
   /** Why the signal fired: an explicit stop or the total-time budget. */
   readonly stopReason: 'stopped' | 'timeout' | null
@@ -52,6 +66,7 @@ export interface ChatJob {
   finish(status: Exclude<JobStatus, 'running'>, type: 'done' | 'error', data: Record<string, unknown>): DataEvent
   /** Replays events with `seq > after` synchronously, then delivers new ones. Returns the detach function. */
   subscribe(after: number, listener: JobListener): () => void
+  read(after: number): readonly JobEvent[]
   /** Cancels a running job. False when it already finished. */
   stop(reason?: 'stopped' | 'timeout'): boolean
 }
@@ -64,18 +79,20 @@ export interface JobStats {
 }
 
 /**
- * Where generations live while they run and shortly after. In memory for one instance; a shared
- * bus (Redis streams, Durable Objects) could implement the same interface for several.
+ * Where generations live while they run and shortly after. In memory for one instance; the Redis
+ * adapter (`src/redis/jobs/`) implements the same interface for several.
  */
 export interface JobManager {
-  /** Reserves the conversation for a new job; a conversation with a running job is a 409 problem. */
-  create(input: { userId: string; conversationId: string }): ChatJob
-  /** The running job of a conversation, else its most recent retained one. */
+  /** Reserves the conversation for a new job; a conversation with a running job (anywhere) is a 409 problem. */
+  create(input: { userId: string; conversationId: string }): ChatJob | Promise<ChatJob>
+  /** The conversation's running job, else its most recent retained one, wherever it runs: what resume, long-poll and stop read. */
+  find(conversationId: string): JobHandle | undefined | Promise<JobHandle | undefined>
+  /** This instance's running job of the conversation, else its most recent retained one. */
   latest(conversationId: string): ChatJob | undefined
   running(conversationId: string): ChatJob | undefined
   stats(): JobStats
   /** Stops every running job and forgets all of them. */
-  close(): void
+  close(): void | Promise<void>
 }
 
 export interface InMemoryJobManagerOptions {
@@ -137,6 +154,10 @@ class MemoryJob implements ChatJob {
     return event
   }
 
+  read(after: number): readonly JobEvent[] {
+    return this.events.slice(Math.max(0, after))
+  }
+
   subscribe(after: number, listener: JobListener): () => void {
     for (let i = Math.max(0, after); i < this.events.length; i++) listener(this.events[i])
     if (this.status !== 'running') return noop
@@ -154,11 +175,18 @@ class MemoryJob implements ChatJob {
 
 function noop() {}
 
+/** The in-memory manager answers at once. */
+export interface InMemoryJobManager extends JobManager {
+  create(input: { userId: string; conversationId: string }): ChatJob
+  find(conversationId: string): ChatJob | undefined
+  close(): void
+}
+
 /**
  * Jobs in this process's memory. Finished jobs are dropped lazily (on the next call after their
  * retention ran out), so the manager owns no timers.
  */
-export function createInMemoryJobManager(options: InMemoryJobManagerOptions = {}): JobManager {
+export function createInMemoryJobManager(options: InMemoryJobManagerOptions = {}): InMemoryJobManager {
   const retentionMs = options.retentionMs ?? 5 * 60_000
   const clock = options.clock ?? systemClock
   const newId = options.newId ?? (() => crypto.randomUUID())
@@ -199,6 +227,9 @@ export function createInMemoryJobManager(options: InMemoryJobManagerOptions = {}
     latest(conversationId) {
       sweep()
       return latest.get(conversationId)
+    },
+    find(conversationId) {
+      return this.latest(conversationId)
     },
     running(conversationId) {
       return running.get(conversationId)

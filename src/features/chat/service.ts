@@ -169,7 +169,7 @@ export function createChatService(options: ChatServiceOptions): ChatService {
       try {
         const conversation = await resolveConversation(userId, input)
         created = conversation.created
-        job = jobs.create({ userId, conversationId: conversation.id })
+        job = await jobs.create({ userId, conversationId: conversation.id })
       } catch (error) {
         release()
         throw error

@@ -4,7 +4,7 @@ import type { AppEnv } from '../../env.ts'
 import { scopeOf, StreamProgress, streamingResponse } from '../../pipeline/index.ts'
 import { systemClock, type Clock, type TimerHandle } from '../../kernel/clock.ts'
 import { eventStreamFormatter, isTerminal, type FrameFormatter } from './formatters.ts'
-import type { ChatJob, JobEvent, TextEvent } from './jobs.ts'
+import type { JobEvent, JobHandle, TextEvent } from './jobs.ts'
 
 const isText = (item: string | JobEvent | undefined): item is TextEvent => typeof item === 'object' && item.type === 'message'
 
@@ -151,7 +151,7 @@ export interface StreamCounters {
 }
 
 export interface EventStreamOptions {
-  job: ChatJob
+  job: Pick<JobHandle, 'subscribe'>
   /** Replay events with a larger seq. */
   after: number
   formatter: FrameFormatter

@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import type { Config } from '../../config/index.ts'
 import type { Principal } from '../../env.ts'
-import type { EventBus, PersistenceEvents } from '../../events/index.ts'
+import type { EventBus, PersistenceEvents, SharedEvents } from '../../events/index.ts'
 import { systemClock, type Clock } from '../../kernel/clock.ts'
 import type { ConversationStore } from '../../storage/ports.ts'
 import { ChatStreams } from './chat-streams.ts'
@@ -19,6 +19,8 @@ export interface HubOptions {
   conversations: Pick<ConversationStore, 'get'>
   /** Where persisted messages are announced (see `withMessageEvents`); without it `subscribe` delivers nothing. */
   events?: EventBus<PersistenceEvents>
+  /** Events saved through other instances (the Redis relay); absent in one process. */
+  shared?: SharedEvents
   /** Gets `ws_connections` and `ws_messages_total{direction}`. Default: no metrics. */
   registry?: Registry
   /** Pipeline failures (5xx) are logged here, never frame contents. Default: not logged. */
@@ -89,6 +91,7 @@ export class Hub {
     this.#subscriptions = new Subscriptions({
       conversations: options.conversations,
       events: options.events,
+      shared: options.shared,
       maxSubscriptions: options.maxSubscriptions ?? 100,
       sender: this.#connections,
     })

@@ -1,4 +1,4 @@
-import type { EventBus, PersistenceEvents, Unsubscribe } from '../../events/index.ts'
+import type { EventBus, PersistenceEvents, SharedEvents, Unsubscribe } from '../../events/index.ts'
 import type { ConversationStore } from '../../storage/ports.ts'
 import type { Connection } from './connection.ts'
 import type { FrameSender } from './connections.ts'
@@ -9,6 +9,8 @@ export interface SubscriptionsOptions {
   conversations: Pick<ConversationStore, 'get'>
   /** Where persisted messages are announced (see `withMessageEvents`); without it nothing is delivered. */
   events?: EventBus<PersistenceEvents>
+  /** Events saved through other instances (Redis); a conversation is watched while it has subscribers here. */
+  shared?: SharedEvents
   /** Conversations one connection may subscribe to. */
   maxSubscriptions: number
   sender: Pick<FrameSender, 'send' | 'sendText' | 'error'>
@@ -28,12 +30,16 @@ export class Subscriptions {
   readonly #maxSubscriptions: number
   readonly #sender: SubscriptionsOptions['sender']
   readonly #subscribers = new Map<string, Set<Connection>>()
+  readonly #shared: SharedEvents | undefined
+  /** Per subscribed key, the release of its shared watch. */
+  readonly #watches = new Map<string, Unsubscribe>()
   readonly #detachEvents: Unsubscribe[] = []
 
   constructor(options: SubscriptionsOptions) {
     this.#conversations = options.conversations
     this.#maxSubscriptions = options.maxSubscriptions
     this.#sender = options.sender
+    this.#shared = options.shared
     if (options.events) {
       this.#detachEvents.push(
         options.events.subscribe('message.appended', (event) => this.#messageAppended(event)),
@@ -63,7 +69,10 @@ export class Subscriptions {
     }
     subscriptions.add(key)
     let subscribers = this.#subscribers.get(key)
-    if (!subscribers) this.#subscribers.set(key, (subscribers = new Set()))
+    if (!subscribers) {
+      this.#subscribers.set(key, (subscribers = new Set()))
+      if (this.#shared) this.#watches.set(key, this.#shared.watch(conversationId))
+    }
     subscribers.add(connection)
     this.#sender.send(connection, { type: 'subscribed', conversation_id: conversationId })
   }
@@ -84,13 +93,21 @@ export class Subscriptions {
   /** Stops listening to the event bus. */
   close(): void {
     for (const detach of this.#detachEvents.splice(0)) detach()
+    for (const release of this.#watches.values()) release()
+    this.#watches.clear()
   }
 
   #remove(key: string, connection: Connection): void {
     const subscribers = this.#subscribers.get(key)
     if (!subscribers) return
     subscribers.delete(connection)
-    if (subscribers.size === 0) this.#subscribers.delete(key)
+    if (subscribers.size === 0) this.#forget(key)
+  }
+
+  #forget(key: string): void {
+    this.#subscribers.delete(key)
+    this.#watches.get(key)?.()
+    this.#watches.delete(key)
   }
 
   #messageAppended(event: PersistenceEvents['message.appended']): void {
@@ -104,7 +121,7 @@ export class Subscriptions {
     const key = subscriptionKey(event.userId, event.conversationId)
     const subscribers = this.#subscribers.get(key)
     if (!subscribers) return
-    this.#subscribers.delete(key)
+    this.#forget(key)
     const text = JSON.stringify({ type: 'deleted', conversation_id: event.conversationId })
     for (const connection of subscribers) {
       connection.subscriptions?.delete(key)

@@ -19,12 +19,24 @@ export interface TakeResult {
   at: number
 }
 
+/** A request's admission: its client's bucket, and the global one when the client's let it through. */
+export interface Admission {
+  client: TakeResult
+  /** Null when the client's bucket refused (no global token is spent then). */
+  global: TakeResult | null
+}
+
+/** The global bucket's key. */
+export const GLOBAL_BUCKET = 'global'
+
 /**
- * Where token buckets live. The memory adapter serves one process; a shared adapter (e.g. Redis)
- * implements the same method so several instances share limits.
+ * Where token buckets live. The memory adapter serves one process; a shared adapter (Redis,
+ * `src/redis/`) implements the same methods so several instances share limits.
  */
 export interface BucketStore {
   take(key: string, spec: BucketSpec): TakeResult | Promise<TakeResult>
+  /** One token from `key`'s bucket and, if it had one, from the global bucket: one step for a shared store. */
+  admit(key: string, client: BucketSpec, global: BucketSpec): Admission | Promise<Admission>
 }
 
 export interface MemoryBucketStoreOptions {
@@ -74,6 +86,11 @@ export class MemoryBucketStore implements BucketStore {
       retryAfterMs: allowed ? 0 : Math.ceil((1 - bucket.tokens) / perMs),
       at: now,
     }
+  }
+
+  admit(key: string, client: BucketSpec, global: BucketSpec): Admission {
+    const taken = this.take(key, client)
+    return { client: taken, global: taken.allowed ? this.take(GLOBAL_BUCKET, global) : null }
   }
 
   /** Drops buckets that have refilled completely (they carry no state); failing that, the oldest tenth. */

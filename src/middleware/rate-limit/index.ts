@@ -3,10 +3,10 @@ import type { AppEnv, Principal } from '../../env.ts'
 import { problems } from '../../kernel/problem.ts'
 import { defineMiddleware, type RequestScope, type StageMiddleware } from '../../pipeline/index.ts'
 import type { Authenticator } from '../auth/authenticator.ts'
-import type { BucketSpec, BucketStore, TakeResult } from './bucket-store.ts'
+import type { Admission, BucketSpec, BucketStore } from './bucket-store.ts'
 import { clientAddress, parseRanges } from './client-address.ts'
 
-export { MemoryBucketStore, type BucketSpec, type BucketStore, type TakeResult } from './bucket-store.ts'
+export { GLOBAL_BUCKET, MemoryBucketStore, type Admission, type BucketSpec, type BucketStore, type TakeResult } from './bucket-store.ts'
 export { clientAddress, parseRanges } from './client-address.ts'
 
 export interface RateLimitOptions {
@@ -41,19 +41,15 @@ export function rateLimit(options: RateLimitOptions): StageMiddleware {
     const key = principal
       ? `u:${principal.id}`
       : `ip:${clientAddress(peerAddress(c), c.req.raw.headers.get('x-forwarded-for'), trusted)}`
-    const taken = store.take(key, client)
-    return taken instanceof Promise ? taken.then((result) => admitClient(scope, result)) : admitClient(scope, taken)
+    const admission = store.admit(key, client, global)
+    return admission instanceof Promise ? admission.then((result) => admit(scope, result)) : admit(scope, admission)
   }
-  const admitClient = (scope: RequestScope, perClient: TakeResult): void | Promise<void> => {
+  const admit = (scope: RequestScope, { client: perClient, global: shared }: Admission): void => {
     scope.header('x-ratelimit-limit', limit)
     scope.header('x-ratelimit-remaining', String(perClient.remaining))
     scope.header('x-ratelimit-reset', String(Math.ceil((perClient.at + perClient.resetMs) / 1000)))
     if (!perClient.allowed) throw problems.tooManyRequests(Math.max(1, Math.ceil(perClient.retryAfterMs / 1000)))
-    const takenGlobal = store.take('global', global)
-    return takenGlobal instanceof Promise ? takenGlobal.then(admitGlobally) : admitGlobally(takenGlobal)
-  }
-  const admitGlobally = (shared: TakeResult): void => {
-    if (!shared.allowed) throw problems.tooManyRequests(Math.max(1, Math.ceil(shared.retryAfterMs / 1000)))
+    if (shared && !shared.allowed) throw problems.tooManyRequests(Math.max(1, Math.ceil(shared.retryAfterMs / 1000)))
   }
 
   return defineMiddleware({
