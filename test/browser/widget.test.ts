@@ -39,6 +39,12 @@ describe('chat widget', () => {
         await page.locator('#send').click()
         await reply(replies).waitFor({ state: 'attached' })
       }
+      /** The sidebar's own controls: on a phone the drawer opens first. */
+      async function inSidebar(action: () => Promise<void>) {
+        if (name === 'phone') await page.locator('#drawer-toggle').click()
+        await action()
+        await page.locator('#sidebar').waitFor({ state: name === 'phone' ? 'hidden' : 'visible' })
+      }
       async function replyDone() {
         await page.locator('#messages .message.assistant.streaming').waitFor({ state: 'detached' })
       }
@@ -107,6 +113,14 @@ describe('chat widget', () => {
         await page.locator('#message-input').fill('')
       })
 
+      it("a reply that fails mid-stream says why, in the reply and by the composer", async () => {
+        await send('/fail')
+        await last().locator('.note.error').waitFor()
+        assert.match((await last().locator('.note.error').textContent()) ?? '', /^Error: \S/)
+        assert.equal(await page.locator('#status').textContent(), await last().locator('.note.error').textContent())
+        assert.equal(await page.locator('#send').isDisabled(), false)
+      })
+
       it('tool calls show as collapsible rows, live and after a reload, which restores the conversation', async () => {
         await send('/tool calculator {"expression":"6*7"}')
         const row = page.locator('#messages .message.tool details')
@@ -126,12 +140,16 @@ describe('chat widget', () => {
         assert.match((await page.locator('#messages .tool-args').textContent()) ?? '', /6\*7/)
         assert.equal(await reply(0).locator('strong').count(), 1, 'markdown is rendered again when reopened')
         assert.equal(await page.locator('#messages img, #messages script').count(), 0)
-        assert.equal(await page.locator('#messages .message.user').count(), 3)
+        assert.equal(await page.locator('#messages .message.user').count(), 4)
+        await page.locator('#messages .message.tool summary').click()
+        await page.locator('#messages .code-block').first().scrollIntoViewIfNeeded()
+        await page.screenshot({ path: join(ARTIFACTS, `widget-${name}-markdown-tools.png`) })
       })
 
       it('stops a reply halfway', async () => {
-        await page.locator('#new-chat').click({ force: name === 'phone' }).catch(() => page.evaluate(() => (location.hash = '#/')))
-        await page.waitForFunction(() => location.hash === '#/' || location.hash === '')
+        await inSidebar(() => page.locator('#new-chat').click())
+        await page.waitForFunction(() => location.hash === '#/')
+        assert.equal(await page.locator('#messages .message').count(), 0)
         await send('please write a long answer '.repeat(10))
         await last().filter({ hasText: 'You said' }).waitFor()
         await page.locator('#stop').click()
@@ -171,6 +189,60 @@ describe('chat widget', () => {
         assert.equal(await page.locator('#status').textContent(), '')
         await page.unrouteAll()
         problems.splice(0) // the aborted request's network error, logged by the browser
+      })
+
+      it('regenerates the last reply, renames, goes back and forward, and deletes with a confirmation', async () => {
+        // This conversation: the stopped turn, then the resumed one, whose reply is regenerated.
+        const resumed = await page.evaluate(() => location.hash)
+        await page.locator('#regenerate').click()
+        await page.locator('#messages .message.assistant.streaming').waitFor()
+        await replyDone()
+        assert.equal(await page.locator('#messages .message.assistant').count(), 2, 'the reply is replaced, not added')
+        assert.equal(await page.locator('#messages .message.user').count(), 2)
+        assert.equal((await last().locator('.body').textContent())?.trim(), FULL_REPLY('resume me after the cut'))
+
+        await page.locator('#rename').click()
+        await page.locator('#rename-input').fill(`Renamed on ${name}`)
+        await page.locator('#rename-input').press('Enter')
+        await page.locator('#thread-title').filter({ hasText: `Renamed on ${name}` }).waitFor()
+        assert.equal(await page.locator(`#conversations a[href="${resumed}"]`).textContent(), `Renamed on ${name}`)
+
+        // Back: the conversation open before this one (the tool call); forward: this one again.
+        await page.goBack()
+        await page.locator('#messages .message.tool').waitFor()
+        assert.notEqual(await page.evaluate(() => location.hash), resumed)
+        await page.goForward()
+        await page.locator('#thread-title').filter({ hasText: `Renamed on ${name}` }).waitFor()
+
+        // Delete asks first: cancelling keeps it, confirming removes it and leaves a new chat.
+        await page.locator('#delete').click()
+        await page.locator('#delete-dialog').filter({ hasText: `Renamed on ${name}` }).waitFor()
+        await page.keyboard.press('Escape')
+        await page.locator('#delete-dialog').waitFor({ state: 'hidden' })
+        assert.equal(await page.locator(`#conversations a[href="${resumed}"]`).count(), 1)
+        await page.locator('#delete').click()
+        await page.locator('#delete-dialog button.danger').click()
+        await page.waitForFunction(() => location.hash === '#/')
+        await page.locator(`#conversations a[href="${resumed}"]`).waitFor({ state: 'detached' })
+        assert.equal(await page.locator('#thread-title').textContent(), 'New chat')
+      })
+
+      it(name === 'phone' ? 'the conversation list is a drawer that opens a conversation' : 'the conversation list is always shown', async () => {
+        if (name !== 'phone') {
+          assert.equal(await page.locator('#sidebar').isVisible(), true)
+          assert.equal(await page.locator('#drawer-toggle').isVisible(), false)
+          return
+        }
+        assert.equal(await page.locator('#sidebar').isVisible(), false)
+        await page.locator('#drawer-toggle').click()
+        await page.locator('#sidebar').waitFor({ state: 'visible' })
+        assert.equal(await page.locator('#drawer-toggle').getAttribute('aria-expanded'), 'true')
+        await page.waitForFunction(() => document.getElementById('sidebar')!.getBoundingClientRect().left === 0)
+        await page.screenshot({ path: join(ARTIFACTS, 'widget-phone-drawer.png') })
+        await page.locator('#conversations a').first().click()
+        await page.locator('#sidebar').waitFor({ state: 'hidden' })
+        assert.equal(await page.locator('#drawer-toggle').getAttribute('aria-expanded'), 'false')
+        await page.locator('#messages .message').first().waitFor()
       })
 
       it('composer at least 250 px wide, no horizontal scroll, visible keyboard focus', async () => {

@@ -53,6 +53,8 @@ const marked = new Marked({
 const SAFE_URL = /^(?:https?:|mailto:)/i
 
 DOMPurify.addHook('afterSanitizeAttributes', (node) => {
+  // Code and tables scroll sideways on narrow screens; focusable, so the keyboard can scroll them too.
+  if (node.tagName === 'PRE' || node.tagName === 'TABLE') node.setAttribute('tabindex', '0')
   if (node.tagName !== 'A') return
   const href = node.getAttribute('href')
   if (!href || !SAFE_URL.test(href)) {
