@@ -89,6 +89,24 @@ describe('chat widget', () => {
         assert.match(await page.evaluate(() => location.hash), /^#\/c\/[\w-]+$/, 'the new conversation is in the URL')
       })
 
+      it('renders incrementally: a finished block keeps its element, and a reader scrolled up is not moved', async () => {
+        await send(Array.from({ length: 40 }, (_, i) => `Paragraph ${i + 1}.`).join('\n\n'))
+        const blocks = last().locator('.md-block')
+        await blocks.nth(3).waitFor()
+        const scrolled = await page.evaluate(() => {
+          const list = document.getElementById('messages')!
+          document.querySelector('#messages .message.assistant:last-of-type .md-block')!.setAttribute('data-first', '')
+          list.scrollTop = 0
+          return list.scrollHeight > list.clientHeight
+        })
+        assert.ok(scrolled, 'the list scrolls')
+        assert.equal(await page.locator('#messages .message.assistant.streaming').count(), 1, 'still streaming')
+        await replyDone()
+        assert.equal(await blocks.first().getAttribute('data-first'), '', 'the first paragraph was never rendered again')
+        assert.ok((await blocks.count()) >= 40)
+        assert.equal(await page.evaluate(() => document.getElementById('messages')!.scrollTop), 0, 'the list did not jump')
+      })
+
       it('a reply with <img onerror>, <script> and javascript:/data: links executes nothing and leaves no such element', async () => {
         await send(HOSTILE)
         await replyDone()
@@ -140,7 +158,7 @@ describe('chat widget', () => {
         assert.match((await page.locator('#messages .tool-args').textContent()) ?? '', /6\*7/)
         assert.equal(await reply(0).locator('strong').count(), 1, 'markdown is rendered again when reopened')
         assert.equal(await page.locator('#messages img, #messages script').count(), 0)
-        assert.equal(await page.locator('#messages .message.user').count(), 4)
+        assert.equal(await page.locator('#messages .message.user').count(), 5)
         await page.locator('#messages .message.tool summary').click()
         await page.locator('#messages .code-block').first().scrollIntoViewIfNeeded()
         await page.screenshot({ path: join(ARTIFACTS, `widget-${name}-markdown-tools.png`) })
@@ -249,6 +267,14 @@ describe('chat widget', () => {
         const { overflow, composer } = await layoutOf(page)
         assert.equal(overflow, 0, 'no horizontal scroll')
         assert.ok(composer >= 250, `composer ${composer} px`)
+        if (name === 'phone') {
+          // The narrowest width the widget is made for.
+          await page.setViewportSize({ width: 360, height: 740 })
+          const narrow = await layoutOf(page)
+          await page.setViewportSize(viewport)
+          assert.equal(narrow.overflow, 0, 'no horizontal scroll at 360 px')
+          assert.ok(narrow.composer >= 250, `composer ${narrow.composer} px at 360 px`)
+        }
         await page.locator('#message-input').focus()
         await page.keyboard.press('Tab')
         const focus = await page.evaluate(() => {
