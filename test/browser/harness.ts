@@ -24,6 +24,8 @@ export async function startWidgetServer(): Promise<{ base: string; browser: Brow
   // Never skip: CI installs chromium (.ci/run), so a missing binary is a broken environment, with or without CI=true.
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install it (apt-get install -y chromium) to run the widget test`)
   await ensureWidget()
+  // testApp keeps rate limiting off (its rule for every in-process test): one browser session sends
+  // more than the default burst of 10 requests within seconds, which would make the test about timing.
   const { app } = await testApp({
     // A visible pace (the default is 15 ms a word) so a reply is seen streaming and Stop lands mid-reply.
     deps: { provider: createBuiltinProvider({ chunkDelayMs: 25 }), serveStatic: serveStatic({ root: relative(process.cwd(), join(ROOT, 'public')) }) },

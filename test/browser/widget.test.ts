@@ -212,6 +212,16 @@ describe('chat widget', () => {
       it('regenerates the last reply, renames, goes back and forward, and deletes with a confirmation', async () => {
         // This conversation: the stopped turn, then the resumed one, whose reply is regenerated.
         const resumed = await page.evaluate(() => location.hash)
+        // A refused regenerate (as a rate limit would) says why and leaves the stored reply shown.
+        await page.route('**/api/v1/chat/stream', (route) =>
+          route.fulfill({ status: 429, contentType: 'application/problem+json', headers: { 'retry-after': '1' }, body: JSON.stringify({ title: 'Too Many Requests', status: 429, detail: 'Rate limit exceeded; retry in 1 s' }) }),
+        )
+        await page.locator('#regenerate').click()
+        await page.locator('#composer-error').filter({ hasText: 'Rate limit exceeded; retry in 1 s' }).waitFor()
+        await last().locator('.body').filter({ hasText: 'set AI_BASE_URL' }).waitFor()
+        assert.equal(await page.locator('#messages .message.assistant').count(), 2)
+        await page.unrouteAll()
+        problems.splice(0) // the browser logs the 429
         await page.locator('#regenerate').click()
         await page.locator('#messages .message.assistant.streaming').waitFor()
         await replyDone()

@@ -118,9 +118,10 @@ ui.changeKey.addEventListener('click', () => {
 
 // ---- conversations ----------------------------------------------------------------------------
 
-async function openFromUrl(): Promise<void> {
+/** Shows the conversation the URL names (`force`: even when it is the one shown). */
+async function openFromUrl(force = false): Promise<void> {
   const id = conversationInHash()
-  if (id === conversationId && (id === null || thread.list.childElementCount > 0)) return
+  if (!force && id === conversationId && (id === null || thread.list.childElementCount > 0)) return
   live.detach()
   conversationId = id
   const mine = ++view
@@ -209,8 +210,10 @@ async function submit(text: string, regenerate: boolean): Promise<void> {
     if (!regenerate) ui.input.value = ''
     await done
   } catch (error) {
-    // Refused before anything streamed: nothing was stored, so the message goes back to the box.
+    // Refused before anything streamed: nothing was stored, so the message goes back to the box
+    // (a refused regenerate changed nothing either: show the stored turn again).
     user?.remove()
+    if (regenerate) await openFromUrl(true)
     setBusy(false)
     if (!ui.chat.hidden) {
       ui.composerError.textContent = (error as Error).message
