@@ -165,6 +165,12 @@ describe('chat widget', () => {
         await page.locator('#messages .message.tool summary').click()
         await page.locator('#messages .code-block').first().scrollIntoViewIfNeeded()
         await page.screenshot({ path: join(ARTIFACTS, `widget-${name}-markdown-tools.png`) })
+        // Highlighted code, tool rows and notes in both themes: axe checks their contrast too.
+        assert.deepEqual(await seriousViolations(page), [])
+        await page.emulateMedia({ colorScheme: 'dark' })
+        assert.deepEqual(await seriousViolations(page), [])
+        await page.screenshot({ path: join(ARTIFACTS, `widget-${name}-markdown-tools-dark.png`) })
+        await page.emulateMedia({ colorScheme: 'light' })
       })
 
       it('stops a reply halfway', async () => {
