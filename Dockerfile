@@ -4,13 +4,16 @@
 # Settings are environment variables (README, "Configuration"); config/default.yaml is baked in.
 ARG NODE_VERSION=24
 
-# --- build: all dependencies, then one bundle (dist/node.js) with node_modules left external ---
+# --- build: all dependencies, then the server bundle (dist/node.js, node_modules left external) and
+# the widget bundle (public/assets/, generated from widget/src and git-ignored) ---
 FROM node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
+COPY widget ./widget
+COPY public ./public
 RUN npm run build
 
 # --- runtime: production dependencies only, unprivileged user ---
@@ -20,7 +23,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
-COPY public ./public
+COPY --from=build /app/public ./public
 COPY config ./config
 # The official image's unprivileged user (uid 1000); the app writes nothing to disk.
 USER node

@@ -54,7 +54,7 @@ export const defaults: ConfigInput = {
     },
     security: {
       hsts: { enabled: true, max_age: '8760h', include_subdomains: true, preload: false },
-      csp: "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'",
+      csp: "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'",
       // OWASP REST Security Cheat Sheet: JSON is never rendered, so it may load and be framed by nothing.
       api_csp: "default-src 'none'; frame-ancestors 'none'",
       referrer_policy: 'strict-origin-when-cross-origin',

@@ -50,7 +50,7 @@ describe('tool loop', () => {
     const reply = page!.items[1]
     assert.equal(reply.content, 'Let me compute. It is 4.')
     assert.equal(reply.tokens, 10)
-    assert.deepEqual((reply.data as { tools: unknown[] }).tools, [{ id: 'call_1', name: 'calculator', result: { value: 4 } }])
+    assert.deepEqual((reply.data as { tools: unknown[] }).tools, [{ id: 'call_1', name: 'calculator', arguments: { expression: '2+2' }, result: { value: 4 } }])
   })
 
   it('reports a failing or unknown tool to the model instead of crashing', async () => {

@@ -94,6 +94,12 @@ describe('README commands', () => {
             }
           }
           assert.ok(healthy, `no healthy server (exit ${exited}) from \`${command}\`:\n${output().slice(-4000)}`)
+          // A fresh clone has no widget bundle (it is generated and git-ignored): the start command built it.
+          const [, printed] = /Ready on http:\/\/127\.0\.0\.1:(\d+)/.exec(output()) ?? []
+          const bundle = await fetch(`http://127.0.0.1:${printed ?? port}/assets/widget.js`, { signal: AbortSignal.timeout(5_000) })
+          assert.equal(bundle.status, 200, `the widget bundle is not served after \`${command}\`:\n${output().slice(-2000)}`)
+          assert.match(bundle.headers.get('content-type') ?? '', /javascript/)
+          await bundle.body?.cancel()
         } finally {
           for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
             try {

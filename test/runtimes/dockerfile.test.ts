@@ -60,9 +60,13 @@ describe('Dockerfile', () => {
     const stageOfBuild = dockerfile.find((i) => i.keyword === 'RUN' && /npm run build/.test(i.args))?.stage
     assert.ok(stageOfBuild && stageOfBuild !== finalStage, 'the build runs in an earlier stage')
     assert.ok(copies.some((args) => args.includes(`--from=${stageOfBuild}`) && /\bdist\b/.test(args)), 'dist/ from the build stage')
-    assert.ok(copies.some((args) => /^public\s/.test(args)), 'public/')
+    // public/ with the widget bundle the build made (public/assets/ is generated and git-ignored).
+    assert.ok(copies.some((args) => args.includes(`--from=${stageOfBuild}`) && /\/app\/public\s/.test(args)), 'public/ from the build stage')
+    const buildCopies = dockerfile.filter((i) => i.stage === stageOfBuild && i.keyword === 'COPY').map((i) => i.args)
+    for (const dir of ['src', 'widget', 'public']) assert.ok(buildCopies.some((args) => args.startsWith(`${dir} `)), `the build stage copies ${dir}/`)
     assert.ok(copies.some((args) => /^config\s/.test(args)), 'config/')
-    for (const dir of ['public', 'config']) assert.ok(statSync(join(ROOT, dir)).isDirectory(), dir)
+    for (const dir of ['public', 'config', 'widget']) assert.ok(statSync(join(ROOT, dir)).isDirectory(), dir)
+    assert.match(packageJson.scripts.build, /^node widget\/build\.ts && /, 'npm run build builds the widget too')
     assert.ok(existsSync(join(ROOT, 'config/default.yaml')))
   })
 

@@ -18,7 +18,7 @@ const NODE24 = join(ROOT, 'node_modules/.bin/node')
 
 /**
  * The Dockerfile's runtime stage replayed without Docker, in a directory that is not the checkout:
- * its COPY instructions (the build stage's dist/ comes from the same build script), its
+ * its COPY instructions (the build stage's dist/ and public/ come from the same build scripts), its
  * `npm ci --omit=dev`, its ENV, then its CMD. Only production dependencies are installed there and no
  * node_modules above it can help, so a runtime import that only a devDependency provides fails here
  * as it does in the image (`ERR_MODULE_NOT_FOUND`). Returns the directory and the CMD.
@@ -32,7 +32,14 @@ async function replayRuntimeStage(): Promise<{ dir: string; cmd: string[]; env: 
     if (keyword === 'COPY') {
       const { from, sources, destination } = copyOf(instruction)
       if (from) {
-        // The build stage's output: `npm run build` in /app writes /app/dist.
+        // The build stage's output: `npm run build` in /app writes /app/dist and the widget bundle in /app/public.
+        assert.equal(sources.length, 1)
+        if (sources[0] === '/app/public') {
+          const { code, output } = await runScript('build:widget')
+          assert.equal(code, 0, output)
+          cpSync(join(ROOT, 'public'), join(dir, destination), { recursive: true })
+          continue
+        }
         assert.deepEqual(sources, ['/app/dist'], `COPY --from=${from}: only the build output is replayed`)
         const { code, output } = await runScript('build', [['dist/node.js', join(dir, destination, 'node.js')]])
         assert.equal(code, 0, output)
@@ -100,6 +107,19 @@ describe('production install (the Dockerfile runtime stage, replayed)', () => {
     const res = await fetch(`${base()}/health`)
     assert.equal(res.status, 200)
     assert.equal((await res.json()).status, 'healthy')
+  })
+
+  it('serves the widget page and the bundle it loads, without widget/ sources or a build tool', async () => {
+    assert.ok(!existsSync(join(dir!, 'widget')), 'the image holds the bundle, not its sources')
+    const page = await fetch(`${base()}/`)
+    assert.equal(page.status, 200)
+    const html = await page.text()
+    const [, script] = /<script src="([^"]+)"/.exec(html) ?? []
+    assert.equal(script, '/assets/widget.js')
+    const bundle = await fetch(base() + script)
+    assert.equal(bundle.status, 200)
+    assert.match(bundle.headers.get('content-type') ?? '', /javascript/)
+    assert.ok((await bundle.text()).length > 50_000, 'the bundle with marked, DOMPurify and highlight.js')
   })
 
   it('answers a JSON chat', async () => {

@@ -38,6 +38,8 @@ function chatBody(maxChars: number) {
     model: z.string().min(1).max(200).optional(),
     temperature: z.number().min(0).max(2).optional(),
     max_tokens: z.number().int().positive().max(1_000_000).optional(),
+    /** Answer the conversation's last user turn anew: it and what follows are replaced by this turn. */
+    regenerate: z.boolean().optional(),
   })
 }
 
@@ -174,6 +176,7 @@ export function chatRoutes(options: ChatRoutesOptions) {
       temperature: body.temperature,
       maxTokens: body.max_tokens,
       requestId: c.get('requestId'),
+      replacing: body.regenerate ? { regenerate: true } : undefined,
     }
   }
 

@@ -35,7 +35,7 @@ export class Reply {
   usage: Usage | undefined
   /** Characters sent to the model over all rounds, for a token estimate without usage. */
   promptChars = 0
-  /** Each tool call's result or error, saved with the reply. */
+  /** Each tool call's arguments and result or error, saved with the reply (the widget shows them when reopened). */
   readonly toolTrace: Record<string, unknown>[] = []
 
   constructor(model: string) {
@@ -98,14 +98,14 @@ export function createToolLoop(options: ToolLoopOptions): ToolLoop {
       })
       const { result, duration_ms } = await Promise.race([tools.execute(call.name, args, { userId: sink.userId, signal: controller.signal }), timedOut])
       sink.append('tool_result', { id: call.id, name: call.name, result, duration_ms })
-      return { content: JSON.stringify(result ?? null), data: { id: call.id, name: call.name, result } }
+      return { content: JSON.stringify(result ?? null), data: { id: call.id, name: call.name, arguments: args, result } }
     } catch (error) {
       if (sink.signal.aborted) throw error
       const problem = toProblem(error)
       const detail = problem.status >= 500 && !(error instanceof HttpProblem) ? 'The tool failed' : problem.detail ?? problem.title
       const failure = { status: problem.status, detail }
       sink.append('tool_result', { id: call.id, name: call.name, error: failure, duration_ms: clock.now() - started })
-      return { content: JSON.stringify({ error: detail }), data: { id: call.id, name: call.name, error: failure } }
+      return { content: JSON.stringify({ error: detail }), data: { id: call.id, name: call.name, arguments: args ?? call.arguments, error: failure } }
     } finally {
       clock.clearTimeout(timer)
       sink.signal.removeEventListener('abort', onAbort)

@@ -34,6 +34,8 @@ export function messageJson(message: Message) {
     created_at: iso(message.createdAt),
     status: message.status,
     ...(message.tokens === undefined ? {} : { tokens: message.tokens }),
+    // The tool calls a reply made, as the chat stored them ({ id, name, arguments, result | error }).
+    ...(Array.isArray(message.data?.tools) ? { tools: message.data.tools } : {}),
   }
 }
 
