@@ -374,6 +374,17 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         assert.equal((await stores.memory.search(owner, { query: 'kubernetes', limit: 1 })).length, 1)
       })
 
+      it('finds terms the way a MongoDB text index splits them: snake_case whole, Hindi whole, dashes split', async () => {
+        const owner = user('mem-terms')
+        const code = await stores.memory.store(owner, { content: 'rename snake_case_name before the release' })
+        const hindi = await stores.memory.store(owner, { content: 'मुझे हिन्दी पसंद है' })
+        const dashed = await stores.memory.store(owner, { content: 'a state-of-the-art build' })
+        assert.deepEqual((await stores.memory.search(owner, { query: 'snake_case_name', limit: 10 })).map((r) => r.id), [code.id])
+        assert.deepEqual(await stores.memory.search(owner, { query: 'snake', limit: 10 }), [], 'one indexed term, not three')
+        assert.deepEqual((await stores.memory.search(owner, { query: 'हिन्दी', limit: 10 })).map((r) => r.id), [hindi.id])
+        assert.deepEqual((await stores.memory.search(owner, { query: 'art', limit: 10 })).map((r) => r.id), [dashed.id])
+      })
+
       it('filters by tags, requiring every given tag', async () => {
         const owner = user('mem-tags')
         const both = await stores.memory.store(owner, { content: 'deploy runbook for staging', tags: ['ops', 'staging'] })
