@@ -85,6 +85,7 @@ export const defaults: ConfigInput = {
     server_selection_timeout: '5s',
     connect_timeout: '10s',
     socket_timeout: '30s',
+    operation_timeout: '5s',
   },
   tools: {
     workspace_root: null,

@@ -118,6 +118,8 @@ export const configSchema = z
       server_selection_timeout: duration,
       connect_timeout: duration,
       socket_timeout: duration,
+      /** The bound on every store operation (503 after it), whatever the operation waits for. */
+      operation_timeout: duration,
     }),
     tools: z.strictObject({
       workspace_root: nullableString,

@@ -160,8 +160,14 @@ export class IdTakenError extends Error {
 
 /** The store could not be reached or answered with an error; the HTTP layer answers 503 + Retry-After. */
 export class StoreUnavailableError extends Error {
-  constructor(message = 'storage is unavailable', options?: { cause?: unknown }) {
+  /** Seconds until a retry may succeed (the HTTP `Retry-After`); 5 when unknown. */
+  readonly retryAfterSeconds: number
+  /** A write failed after it may have been applied: retrying it without an idempotency key may duplicate it. */
+  readonly outcomeUnknown: boolean
+  constructor(message = 'storage is unavailable', options?: { cause?: unknown; retryAfterSeconds?: number; outcomeUnknown?: boolean }) {
     super(message, options)
     this.name = 'StoreUnavailableError'
+    this.retryAfterSeconds = options?.retryAfterSeconds ?? 5
+    this.outcomeUnknown = options?.outcomeUnknown ?? false
   }
 }

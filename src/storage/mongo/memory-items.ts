@@ -4,29 +4,29 @@ import { decodeMemoryCursor, encodeMemoryCursor } from '../cursor.ts'
 import type { MemoryItem, MemorySearch, MemoryStore, NewMemoryItem, Page, PageRequest } from '../ports.ts'
 import { queryTerms } from '../text.ts'
 import { toMemoryItem, type MemoryDocument } from './documents.ts'
-import { guardedRunner, type Breaker } from './errors.ts'
+import type { Runner } from './gate.ts'
 
 export interface MongoMemoryStoreOptions {
   memory: Collection<MemoryDocument>
   clock: WallClock
-  ready: () => Promise<void>
-  breaker?: Breaker
+  /** Every operation goes through it (connection, indexes, breaker, error mapping). */
+  run: Runner
 }
 
 /** Memory items in MongoDB, searched with `$text` and ranked by `textScore`. */
 export class MongoMemoryStore implements MemoryStore {
   readonly #memory: Collection<MemoryDocument>
   readonly #clock: WallClock
-  readonly #run: <T>(operation: () => Promise<T>) => Promise<T>
+  readonly #run: Runner
 
   constructor(options: MongoMemoryStoreOptions) {
     this.#memory = options.memory
     this.#clock = options.clock
-    this.#run = guardedRunner(options.ready, options.breaker)
+    this.#run = options.run
   }
 
   async store(userId: string, input: NewMemoryItem): Promise<MemoryItem> {
-    return this.#run(async () => {
+    return this.#run(async ({ signal, sending }) => {
       const doc: MemoryDocument = {
         _id: crypto.randomUUID(),
         user_id: userId,
@@ -35,20 +35,21 @@ export class MongoMemoryStore implements MemoryStore {
         metadata_json: JSON.stringify(input.metadata ?? {}),
         created_at: new Date(this.#clock.now()),
       }
+      sending()
       await this.#memory.insertOne(doc)
       return toMemoryItem(doc)
-    })
+    }, { write: true })
   }
 
   async search(userId: string, search: MemorySearch): Promise<(MemoryItem & { score: number })[]> {
-    // Our own tokens, so a user's quotes and `-word` are never read as phrase or negation syntax.
+    // Our own tokens (split as the index splits), so a user's quotes and `-word` are never read as phrase or negation syntax.
     const terms = queryTerms(search.query)
     if (terms.length === 0) return []
-    return this.#run(async () => {
+    return this.#run(async ({ signal }) => {
       const filter: Filter<MemoryDocument> = { user_id: userId, $text: { $search: terms.join(' ') } }
       if (search.tags?.length) filter.tags = { $all: search.tags }
       const docs = await this.#memory
-        .find(filter, { projection: { score: { $meta: 'textScore' } } })
+        .find(filter, { projection: { score: { $meta: 'textScore' } }, signal })
         .sort({ score: { $meta: 'textScore' }, created_at: -1, _id: -1 })
         .limit(search.limit)
         .toArray()
@@ -58,13 +59,13 @@ export class MongoMemoryStore implements MemoryStore {
 
   async list(userId: string, page: PageRequest): Promise<Page<MemoryItem>> {
     const after = page.cursor === undefined ? undefined : decodeMemoryCursor(page.cursor)
-    return this.#run(async () => {
+    return this.#run(async ({ signal }) => {
       const filter: Filter<MemoryDocument> = { user_id: userId }
       if (after) {
         const at = new Date(after.createdAt)
         filter.$or = [{ created_at: { $lt: at } }, { created_at: at, _id: { $lt: after.id } }]
       }
-      const docs = await this.#memory.find(filter).sort({ created_at: -1, _id: -1 }).limit(page.limit + 1).toArray()
+      const docs = await this.#memory.find(filter, { signal }).sort({ created_at: -1, _id: -1 }).limit(page.limit + 1).toArray()
       const items = docs.slice(0, page.limit).map(toMemoryItem)
       const last = items[items.length - 1]
       return {
@@ -75,6 +76,9 @@ export class MongoMemoryStore implements MemoryStore {
   }
 
   async delete(userId: string, id: string): Promise<boolean> {
-    return this.#run(async () => (await this.#memory.deleteOne({ _id: id, user_id: userId })).deletedCount === 1)
+    return this.#run(async ({ signal, sending }) => {
+      sending()
+      return (await this.#memory.deleteOne({ _id: id, user_id: userId })).deletedCount === 1
+    }, { write: true })
   }
 }
