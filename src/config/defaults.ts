@@ -24,7 +24,7 @@ export const defaults: ConfigInput = {
       enabled: true,
       allowed_origins: [],
       allowed_methods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
-      allowed_headers: ['Authorization', 'Content-Type', 'X-Request-ID', 'If-Match', 'Last-Event-ID'],
+      allowed_headers: ['Authorization', 'Content-Type', 'X-Request-ID', 'If-Match', 'Last-Event-ID', 'Idempotency-Key'],
       exposed_headers: [
         'X-Request-ID',
         'X-RateLimit-Limit',

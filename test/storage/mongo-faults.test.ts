@@ -239,6 +239,30 @@ describe('MongoDB adapter under faults: data', () => {
     }
   })
 
+  it('a create retried with its Idempotency-Key after a 503 of unknown outcome is not a duplicate', async () => {
+    const faulty = new FaultyMongo(DRIVER)
+    faulty.up = true
+    // The breaker is not under test here; off, so the retry meets the database at once.
+    const { app } = await open(faulty, { failFastMs: 0 })
+    const post = () => app.request('/api/v1/conversations', { ...json({ title: 't' }), headers: { ...json({}).headers, 'idempotency-key': 'k-1' } })
+    // The insert was applied, but the reply was lost.
+    faulty.fail('conversations.insertOne', new MongoNetworkTimeoutError('connection timed out'))
+    const lost = await post()
+    assert.equal(lost.status, 503)
+    assert.match(((await lost.json()) as { detail: string }).detail, /may or may not have been saved/)
+    const applied = faulty.calls.find((call) => call.target === 'conversations.insertOne')!.args[0] as { _id: string }
+    faulty.fail('conversations.insertOne', new MongoServerError({ message: 'E11000 duplicate key error collection: faults.conversations index: _id_', code: 11000 }))
+    faulty.answer('conversations.findOne', (args) => {
+      assert.deepEqual(args[0], { _id: applied._id, user_id: 'alice' })
+      return { ...applied }
+    })
+    const retried = await post()
+    assert.equal(retried.status, 201)
+    assert.equal(((await retried.json()) as { id: string }).id, applied._id, 'the first create, found again')
+    const inserts = faulty.calls.filter((call) => call.target === 'conversations.insertOne').map((call) => (call.args[0] as { _id: string })._id)
+    assert.deepEqual(new Set(inserts), new Set([applied._id]), 'both attempts wrote the same id')
+  })
+
   it('answers a write-concern failure (code 64) with 503 saying the outcome is unknown', async () => {
     const faulty = new FaultyMongo(DRIVER)
     faulty.up = true

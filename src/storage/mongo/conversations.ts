@@ -14,6 +14,7 @@ import {
   type Page,
   type PageRequest,
 } from '../ports.ts'
+import { idempotentId } from '../idempotency.ts'
 import { toConversation, toMessage, type ConversationDocument, type MessageDocument } from './documents.ts'
 import { isDuplicateKey } from './errors.ts'
 import type { OperationContext, Runner } from './gate.ts'
@@ -63,8 +64,9 @@ export class MongoConversationStore implements ConversationStore {
     return this.#run(
       async ({ signal, sending }) => {
         const now = new Date(this.#clock.now())
+        const key = input.idempotencyKey
         const doc: ConversationDocument = {
-          _id: input.id ?? crypto.randomUUID(),
+          _id: input.id ?? (key === undefined ? crypto.randomUUID() : await idempotentId(userId, key)),
           user_id: userId,
           title: input.title ?? null,
           metadata_json: JSON.stringify(input.metadata ?? {}),
@@ -78,8 +80,11 @@ export class MongoConversationStore implements ConversationStore {
         try {
           await this.#conversations.insertOne(doc)
         } catch (error) {
-          if (isDuplicateKey(error)) throw new IdTakenError()
-          throw error
+          if (!isDuplicateKey(error)) throw error
+          // A repeat of a create whose answer was lost: the first one's conversation, not a second.
+          const first = key === undefined ? null : await this.#conversations.findOne({ _id: doc._id, user_id: userId }, { signal })
+          if (first) return toConversation(first)
+          throw new IdTakenError()
         }
         return toConversation(doc)
       },

@@ -3,7 +3,9 @@ import type { WallClock } from '../../kernel/clock.ts'
 import { decodeMemoryCursor, encodeMemoryCursor } from '../cursor.ts'
 import type { MemoryItem, MemorySearch, MemoryStore, NewMemoryItem, Page, PageRequest } from '../ports.ts'
 import { queryTerms } from '../text.ts'
+import { idempotentId } from '../idempotency.ts'
 import { toMemoryItem, type MemoryDocument } from './documents.ts'
+import { isDuplicateKey } from './errors.ts'
 import type { Runner } from './gate.ts'
 
 export interface MongoMemoryStoreOptions {
@@ -27,8 +29,9 @@ export class MongoMemoryStore implements MemoryStore {
 
   async store(userId: string, input: NewMemoryItem): Promise<MemoryItem> {
     return this.#run(async ({ signal, sending }) => {
+      const key = input.idempotencyKey
       const doc: MemoryDocument = {
-        _id: crypto.randomUUID(),
+        _id: key === undefined ? crypto.randomUUID() : await idempotentId(userId, key),
         user_id: userId,
         content: input.content,
         tags: [...new Set(input.tags ?? [])],
@@ -36,7 +39,14 @@ export class MongoMemoryStore implements MemoryStore {
         created_at: new Date(this.#clock.now()),
       }
       sending()
-      await this.#memory.insertOne(doc)
+      try {
+        await this.#memory.insertOne(doc)
+      } catch (error) {
+        // Only an idempotent id can be taken: it is this user's repeat of a store whose answer was lost.
+        const first = key !== undefined && isDuplicateKey(error) ? await this.#memory.findOne({ _id: doc._id, user_id: userId }, { signal }) : null
+        if (first) return toMemoryItem(first)
+        throw error
+      }
       return toMemoryItem(doc)
     }, { write: true })
   }
