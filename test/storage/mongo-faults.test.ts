@@ -149,7 +149,7 @@ describe('MongoDB adapter under faults: indexes', () => {
     assert.ok(lines.some((line) => line.level === 40 && /retired index/.test(String(line.msg))))
   })
 
-  it('re-creates lost indexes after an outage, a failed heartbeat, and periodically', async () => {
+  it('re-creates lost indexes after an outage, a failed heartbeat, a cleared pool, a connection the server closed, and periodically', async () => {
     const faulty = new FaultyMongo(DRIVER)
     faulty.up = true
     // The periodic recheck is under test: 200 ms instead of the shipped minute.
@@ -169,6 +169,16 @@ describe('MongoDB adapter under faults: indexes', () => {
     faulty.real.emit('serverHeartbeatFailed', {} as never)
     await stores.conversations.get('alice', 'x')
     assert.ok(restored(), 'verified again after a failed heartbeat')
+
+    faulty.dropIndexes()
+    faulty.real.emit('connectionPoolCleared', {} as never)
+    await stores.conversations.get('alice', 'x')
+    assert.ok(restored(), 'verified again after the pool was cleared')
+
+    faulty.dropIndexes()
+    faulty.real.emit('connectionClosed', { reason: 'error' } as never)
+    await stores.conversations.get('alice', 'x')
+    assert.ok(restored(), 'verified again after the server closed a pooled connection')
 
     faulty.dropIndexes()
     await sleep(250)

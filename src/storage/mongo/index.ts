@@ -69,8 +69,13 @@ export async function createMongoStores(options: MongoStoresOptions): Promise<St
   const breaker = new Breaker(options.failFastMs ?? 1000)
   const timeoutMs = options.operationTimeoutMS ?? 5000
   const gate = createGate({ connection, indexes, breaker, timeoutMs })
-  // Topology heartbeats fail while a server restarts: it may come back without its indexes.
+  // A server lost and found again may have restarted without its indexes: a failed heartbeat, a cleared
+  // pool, or a pooled connection the server closed (a restart between two requests shows only this).
   client.on('serverHeartbeatFailed', () => indexes.suspect())
+  client.on('connectionPoolCleared', () => indexes.suspect())
+  client.on('connectionClosed', (event) => {
+    if (event.reason === 'error') indexes.suspect()
+  })
 
   if (await connection.start()) {
     try {
