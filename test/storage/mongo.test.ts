@@ -141,6 +141,12 @@ describe('openStores', () => {
     await stores.close()
   })
 
+  it('reads MONGODB_OPERATION_TIMEOUT, 5 s unless set', async () => {
+    assert.equal((await loadConfig({ env: {} })).mongodb.operation_timeout, 5000)
+    assert.equal((await loadConfig({ env: { MONGODB_OPERATION_TIMEOUT: '2s' } })).mongodb.operation_timeout, 2000)
+    await assert.rejects(loadConfig({ env: { MONGODB_OPERATION_TIMEOUT: 'soon' } }), /operation_timeout/)
+  })
+
   it('opens the MongoDB adapter when MONGODB_URI is set', async () => {
     const config = await loadConfig({ env: { MONGODB_URI: UNREACHABLE, MONGODB_DB: 'other', MONGODB_SERVER_SELECTION_TIMEOUT: '200ms' } })
     const stores = await openStores(config, { logger: memoryLogger().logger, clock })

@@ -56,11 +56,12 @@ export class MongoConnection {
     this.#retry()
   }
 
-  /** Stops the retries; the caller closes the client. */
-  close(): void {
+  /** Stops the retries, once an attempt under way has ended; the caller then closes the client. */
+  async close(): Promise<void> {
     this.#closed = true
     clearTimeout(this.#timer)
     this.#wake?.()
+    await this.#retrying
   }
 
   async #connect(): Promise<void> {

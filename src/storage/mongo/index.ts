@@ -119,7 +119,7 @@ export async function createMongoStores(options: MongoStoresOptions): Promise<St
     },
     persistent: true,
     close: async () => {
-      connection.close()
+      await connection.close()
       await client.close()
     },
   }
