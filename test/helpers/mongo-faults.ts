@@ -20,7 +20,7 @@ const CALL_METHODS = new Set(['insertOne', 'findOne', 'findOneAndUpdate', 'updat
  * listens, so it fails exactly as driver 7 fails there (server selection errors, then
  * `MongoTopologyClosedError` after a failed connect). While `up`, and once the adapter has called
  * `connect()` since, calls are answered here: by a queued `fail`/`answer` for that target, else as an
- * empty database would (and `createIndexes`/`dropIndex`/`listIndexes` keep track of index names).
+ * empty database would (and `createIndexes`/`dropIndex`/`listIndexes` keep track of the index definitions).
  * Faults are the driver's own error classes with real codes, thrown by the test.
  */
 export class FaultyMongo {
@@ -32,6 +32,7 @@ export class FaultyMongo {
   #connected = false
   readonly #queued = new Map<string, Answer[]>()
   readonly #indexes = new Map<string, Set<string>>()
+  readonly #created = new Map<string, object>()
 
   constructor(options: MongoClientOptions) {
     this.real = new MongoClient(NOWHERE, options)
@@ -92,9 +93,12 @@ export class FaultyMongo {
       case 'deleteMany':
         return { acknowledged: true, deletedCount: 0 }
       case 'listIndexes':
-        return [...names].map((name) => ({ v: 2, name }))
+        return [...names].map((name) => ({ v: 2, key: { _id: 1 }, ...this.#created.get(`${collection}.${name}`), name }))
       case 'createIndexes':
-        for (const index of args[0] as { name: string }[]) names.add(index.name)
+        for (const index of args[0] as { name: string }[]) {
+          names.add(index.name)
+          this.#created.set(`${collection}.${index.name}`, { ...index })
+        }
         return (args[0] as { name: string }[]).map((index) => index.name)
       case 'dropIndex':
         names.delete(args[0] as string)

@@ -139,6 +139,16 @@ describe('MongoDB adapter under faults: indexes', () => {
     assert.equal(faulty.count('messages.createIndexes'), 1, 'tried again only after the recheck interval')
   })
 
+  it('finds a clashing index a server did not report (same name, other key)', async () => {
+    const faulty = new FaultyMongo(DRIVER)
+    faulty.up = true
+    faulty.answer('conversations.listIndexes', () => [{ v: 2, name: '_id_', key: { _id: 1 } }, { v: 2, name: 'user_updated', key: { user_id: 1 } }])
+    const { app, lines } = await open(faulty)
+    assert.ok(lines.some((line) => line.level === 50 && /index conflict on conversations: user_updated exists as \{"user_id":1\}/.test(String(line.msg))))
+    assert.equal(faulty.count('conversations.createIndexes'), 0, 'nothing created over it')
+    assert.equal((await app.request('/ready')).status, 503)
+  })
+
   it('migrates a changed shipped definition deliberately: the retired index is dropped, then the new one created', async () => {
     const faulty = new FaultyMongo(DRIVER)
     faulty.up = true

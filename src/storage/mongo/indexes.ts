@@ -109,10 +109,16 @@ export class IndexKeeper {
     const spec = this.#specs[name]
     const before = this.#state.get(name)!
     try {
-      const existing = await listIndexNames(spec.collection)
+      const existing = await listIndexes(spec.collection)
       for (const retired of spec.retired.filter((index) => existing.has(index))) {
         this.#logger.warn({ collection: name, index: retired }, 'MongoDB: dropping a retired index definition before creating its replacement')
         await spec.collection.dropIndex(retired)
+      }
+      // Servers that do not report 85/86 (some compatible ones) keep a clashing index silently: look.
+      const clash = spec.indexes.find((index) => existing.has(index.name!) && !sameDefinition(existing.get(index.name!)!, index))
+      if (clash) {
+        const found = existing.get(clash.name!)!
+        return this.#failed(name, 'conflict', `index conflict on ${name}: ${clash.name} exists as ${describe(found)}, expected ${describe(clash)}`)
       }
       const missing = spec.indexes.map((index) => index.name!).filter((index) => !existing.has(index))
       // A no-op for indexes that exist with the same name and options; code 85/86 when one clashes.
@@ -130,19 +136,40 @@ export class IndexKeeper {
       const problem = conflict
         ? `index conflict on ${name} (code ${error.code}): an existing index clashes with ${names}: ${error.message}`
         : `index creation failed on ${name} (${names}): ${error instanceof Error ? error.message : String(error)}`
-      if (before.status === 'ready' || before.status === 'pending' || before.problem !== problem) this.#logger.error({ collection: name, err: error }, `MongoDB: ${problem}`)
-      this.#state.set(name, { status: conflict ? 'conflict' : 'failed', at: Date.now(), problem })
+      this.#failed(name, conflict ? 'conflict' : 'failed', problem, error)
     }
+  }
+
+  /** Logged once per distinct problem, not on every recheck. */
+  #failed(name: CollectionName, status: 'conflict' | 'failed', problem: string, error?: unknown): void {
+    const before = this.#state.get(name)!
+    if (before.status === 'ready' || before.status === 'pending' || before.problem !== problem) {
+      this.#logger.error({ collection: name, ...(error === undefined ? {} : { err: error }) }, `MongoDB: ${problem}`)
+    }
+    this.#state.set(name, { status, at: Date.now(), problem })
   }
 }
 
-/** NamespaceNotFound (26): a collection that does not exist yet has no indexes. */
-async function listIndexNames(collection: Collection<Document>): Promise<Set<string>> {
+/** The collection's indexes by name; NamespaceNotFound (26): a collection that does not exist yet has none. */
+async function listIndexes(collection: Collection<Document>): Promise<Map<string, Document>> {
   try {
     const indexes = await collection.listIndexes().toArray()
-    return new Set(indexes.map((index) => String(index.name)))
+    return new Map(indexes.map((index) => [String(index.name), index]))
   } catch (error) {
-    if (error instanceof MongoServerError && error.code === 26) return new Set()
+    if (error instanceof MongoServerError && error.code === 26) return new Map()
     throw error
   }
 }
+
+/**
+ * Whether an existing index is ours as shipped: the same key (in order) and uniqueness. A text index
+ * is listed under its internal key (`_fts`/`_ftsx`), so only its uniqueness is compared.
+ */
+function sameDefinition(found: Document, wanted: IndexDescription): boolean {
+  if (Boolean(found.unique) !== Boolean(wanted.unique)) return false
+  const key = wanted.key as Record<string, unknown>
+  if (Object.values(key).includes('text')) return true
+  return JSON.stringify(found.key) === JSON.stringify(key)
+}
+
+const describe = (index: Document | IndexDescription) => `${JSON.stringify(index.key)}${index.unique ? ' unique' : ''}`
