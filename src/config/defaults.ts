@@ -27,7 +27,7 @@ export const defaults: ConfigInput = {
       enabled: true,
       allowed_origins: [],
       allowed_methods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
-      allowed_headers: ['Authorization', 'Content-Type', 'X-Request-ID', 'If-Match', 'Last-Event-ID'],
+      allowed_headers: ['Authorization', 'Content-Type', 'X-Request-ID', 'If-Match', 'Last-Event-ID', 'Idempotency-Key'],
       exposed_headers: [
         'X-Request-ID',
         'X-RateLimit-Limit',
@@ -89,6 +89,7 @@ export const defaults: ConfigInput = {
     server_selection_timeout: '5s',
     connect_timeout: '10s',
     socket_timeout: '30s',
+    operation_timeout: '5s',
   },
   redis: {
     url: null,

@@ -121,6 +121,8 @@ export const configSchema = z
       server_selection_timeout: duration,
       connect_timeout: duration,
       socket_timeout: duration,
+      /** The bound on every store operation (503 after it), whatever the operation waits for. */
+      operation_timeout: duration,
     }),
     redis: z.strictObject({
       url: z.string().regex(/^rediss?:\/\/\S+$/, 'expected a redis:// or rediss:// URL').nullable(),

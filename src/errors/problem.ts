@@ -7,7 +7,10 @@ export function toProblem(error: unknown): HttpProblem {
   if (error instanceof HttpProblem) return error
   // Storage errors: fail fast and say so; nothing was saved that the response does not report.
   if (error instanceof StoreUnavailableError) {
-    return new HttpProblem(503, { detail: 'The data store is unavailable; retry later', headers: { 'retry-after': '5' }, cause: error })
+    const detail = error.outcomeUnknown
+      ? 'The data store did not confirm the write: it may or may not have been saved. Retry with the same Idempotency-Key'
+      : 'The data store is unavailable; retry later'
+    return new HttpProblem(503, { detail, headers: { 'retry-after': String(error.retryAfterSeconds) }, cause: error })
   }
   if (error instanceof InvalidCursorError) {
     return problems.badRequest('Invalid query string: cursor', [{ path: 'cursor', message: 'not a cursor returned by this listing' }])

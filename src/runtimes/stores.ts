@@ -20,6 +20,7 @@ export async function openStores(config: Config, deps: { logger: Logger; clock: 
     serverSelectionTimeoutMS: mongodb.server_selection_timeout,
     connectTimeoutMS: mongodb.connect_timeout,
     socketTimeoutMS: mongodb.socket_timeout,
+    operationTimeoutMS: mongodb.operation_timeout,
     clock: deps.clock,
     logger: deps.logger,
   })

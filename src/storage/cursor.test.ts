@@ -9,7 +9,6 @@ import {
   encodeMessageCursor,
 } from './cursor.ts'
 import { InvalidCursorError } from './ports.ts'
-import { queryTerms, tokenize } from './text.ts'
 
 describe('cursors', () => {
   it('round-trip positions, including non-ASCII ids, as URL-safe text', () => {
@@ -27,14 +26,5 @@ describe('cursors', () => {
     for (const cursor of bad) assert.throws(() => decodeConversationCursor(cursor), InvalidCursorError, cursor)
     assert.throws(() => decodeMessageCursor(conversation), InvalidCursorError)
     assert.throws(() => decodeMemoryCursor(conversation), InvalidCursorError)
-  })
-})
-
-describe('tokenizer', () => {
-  it('lowercases, keeps Unicode letters and digits, splits on the rest and drops stopwords', () => {
-    assert.deepEqual(tokenize('The Naïve café serves V2-coffee; 日本語 OK!'), ['naïve', 'café', 'serves', 'v2', 'coffee', '日本語', 'ok'])
-    assert.deepEqual(tokenize('Café'.normalize('NFD')), ['café'])
-    assert.deepEqual(queryTerms('"deploy" -staging deploy'), ['deploy', 'staging'])
-    assert.deepEqual(queryTerms('the of and'), [])
   })
 })

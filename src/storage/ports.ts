@@ -52,6 +52,11 @@ export interface PageRequest {
 export interface NewConversation {
   /** A caller-chosen id (AI SDK `useChat` ids); generated when absent. */
   id?: string
+  /**
+   * The client's `Idempotency-Key`: a create repeated with the same key by the same user returns the
+   * conversation the first one made (whatever the repeat's fields say) instead of a second one.
+   */
+  idempotencyKey?: string
   title?: string | null
   metadata?: Metadata
 }
@@ -70,7 +75,7 @@ export interface NewMessage {
 }
 
 export interface ConversationStore {
-  /** Throws `IdTakenError` when a caller-chosen id already exists (for any user). */
+  /** Throws `IdTakenError` when a caller-chosen id already exists (for any user), unless it is this user's repeat with the same idempotency key. */
   create(userId: string, input: NewConversation): Promise<Conversation>
   get(userId: string, id: string): Promise<Conversation | null>
   /** Newest `updatedAt` first; ties broken by id. Throws `InvalidCursorError`. */
@@ -106,6 +111,8 @@ export interface MemoryItem {
 
 export interface NewMemoryItem {
   content: string
+  /** As `NewConversation.idempotencyKey`: a repeat by the same user returns the item the first one stored. */
+  idempotencyKey?: string
   tags?: string[]
   metadata?: Metadata
 }
@@ -176,8 +183,14 @@ export class QuotaExceededError extends Error {
 
 /** The store could not be reached or answered with an error; the HTTP layer answers 503 + Retry-After. */
 export class StoreUnavailableError extends Error {
-  constructor(message = 'storage is unavailable', options?: { cause?: unknown }) {
+  /** Seconds until a retry may succeed (the HTTP `Retry-After`); 5 when unknown. */
+  readonly retryAfterSeconds: number
+  /** A write failed after it may have been applied: retrying it without an idempotency key may duplicate it. */
+  readonly outcomeUnknown: boolean
+  constructor(message = 'storage is unavailable', options?: { cause?: unknown; retryAfterSeconds?: number; outcomeUnknown?: boolean }) {
     super(message, options)
     this.name = 'StoreUnavailableError'
+    this.retryAfterSeconds = options?.retryAfterSeconds ?? 5
+    this.outcomeUnknown = options?.outcomeUnknown ?? false
   }
 }

@@ -20,6 +20,13 @@ describe('storage quotas', () => {
     await stores.conversations.create('alice', {})
   })
 
+  it('answers a retried idempotent create at the quota with the conversation its first attempt made', async () => {
+    const stores = withQuotas(createMemoryStores({ clock: systemClock }), { conversations: 1, messagesPerConversation: 0, memoryItems: 0 })
+    const first = await stores.conversations.create('alice', { idempotencyKey: 'k1' })
+    assert.deepEqual(await stores.conversations.create('alice', { idempotencyKey: 'k1' }), first)
+    await assert.rejects(stores.conversations.create('alice', { idempotencyKey: 'k2' }), quotaError('conversations', 1))
+  })
+
   it('refuses the message past the quota of its conversation; a missing conversation stays null', async () => {
     const stores = withQuotas(createMemoryStores({ clock: systemClock }), { conversations: 0, messagesPerConversation: 2, memoryItems: 0 })
     const { id } = await stores.conversations.create('alice', {})

@@ -1,3 +1,4 @@
+import { idempotentId } from './idempotency.ts'
 import { QuotaExceededError, type ConversationStore, type MemoryStore, type Stores } from './ports.ts'
 
 export interface Quotas {
@@ -29,7 +30,12 @@ function conversationQuotas(store: ConversationStore, quotas: Quotas): Conversat
     dropMessagesAfter: (userId, conversationId, seq) => store.dropMessagesAfter(userId, conversationId, seq),
     count: (userId) => store.count(userId),
     async create(userId, input) {
-      if (conversations > 0 && (await store.count(userId)) >= conversations) throw new QuotaExceededError('conversations', conversations)
+      if (conversations > 0 && (await store.count(userId)) >= conversations) {
+        // A retried idempotent create whose first attempt took the last place still gets its conversation.
+        const earlier = input.idempotencyKey === undefined ? null : await store.get(userId, await idempotentId(userId, input.idempotencyKey))
+        if (earlier) return earlier
+        throw new QuotaExceededError('conversations', conversations)
+      }
       return store.create(userId, input)
     },
     async appendMessage(userId, conversationId, message) {

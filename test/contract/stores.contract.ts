@@ -112,6 +112,19 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         await assert.rejects(stores.conversations.create(user('bob'), { id }), IdTakenError)
       })
 
+      it('makes one conversation for a create repeated with the same idempotency key, per user', async () => {
+        const [alice, bob] = [user('idem-alice'), user('idem-bob')]
+        const key = `retry-${run}`
+        const first = await stores.conversations.create(alice, { title: 'once', idempotencyKey: key })
+        const again = await stores.conversations.create(alice, { title: 'twice', idempotencyKey: key })
+        assert.deepEqual(again, first, 'the repeat answers with the first, whatever its fields say')
+        const other = await stores.conversations.create(bob, { title: 'bob', idempotencyKey: key })
+        assert.notEqual(other.id, first.id, 'keys of different users never meet')
+        assert.equal((await stores.conversations.list(alice, { limit: 10 })).items.length, 1)
+        const fresh = await stores.conversations.create(alice, { title: 'new', idempotencyKey: `${key}-2` })
+        assert.notEqual(fresh.id, first.id)
+      })
+
       it('lists newest updatedAt first and pages through ties with no duplicates or gaps', async () => {
         const owner = user('lister')
         const ids: string[] = []
@@ -396,6 +409,17 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         assert.equal((await stores.memory.search(owner, { query: 'kubernetes', limit: 1 })).length, 1)
       })
 
+      it('finds terms the way a MongoDB text index splits them: snake_case whole, Hindi whole, dashes split', async () => {
+        const owner = user('mem-terms')
+        const code = await stores.memory.store(owner, { content: 'rename snake_case_name before the release' })
+        const hindi = await stores.memory.store(owner, { content: 'मुझे हिन्दी पसंद है' })
+        const dashed = await stores.memory.store(owner, { content: 'a state-of-the-art build' })
+        assert.deepEqual((await stores.memory.search(owner, { query: 'snake_case_name', limit: 10 })).map((r) => r.id), [code.id])
+        assert.deepEqual(await stores.memory.search(owner, { query: 'snake', limit: 10 }), [], 'one indexed term, not three')
+        assert.deepEqual((await stores.memory.search(owner, { query: 'हिन्दी', limit: 10 })).map((r) => r.id), [hindi.id])
+        assert.deepEqual((await stores.memory.search(owner, { query: 'art', limit: 10 })).map((r) => r.id), [dashed.id])
+      })
+
       it('filters by tags, requiring every given tag', async () => {
         const owner = user('mem-tags')
         const both = await stores.memory.store(owner, { content: 'deploy runbook for staging', tags: ['ops', 'staging'] })
@@ -407,6 +431,15 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         assert.deepEqual(staging.map((r) => r.id), [both.id])
         assert.deepEqual(staging[0].tags.sort(), ['ops', 'staging'])
         assert.deepEqual(await stores.memory.search(owner, { query: 'deploy', limit: 10, tags: ['ops', 'missing'] }), [])
+      })
+
+      it('stores one item for a store repeated with the same idempotency key, per user', async () => {
+        const [alice, bob] = [user('mem-idem-alice'), user('mem-idem-bob')]
+        const key = `retry-${run}`
+        const first = await stores.memory.store(alice, { content: 'remember once', idempotencyKey: key })
+        assert.deepEqual(await stores.memory.store(alice, { content: 'remember twice', idempotencyKey: key }), first)
+        assert.notEqual((await stores.memory.store(bob, { content: 'bob', idempotencyKey: key })).id, first.id)
+        assert.deepEqual((await stores.memory.list(alice, { limit: 10 })).items.map((item) => item.id), [first.id])
       })
 
       it('deletes an item from search and listing', async () => {

@@ -67,15 +67,15 @@ describe('MongoDB error mapping', () => {
       calls++
       return Promise.reject(new MongoNetworkError('refused'))
     }
-    await assert.rejects(guarded(down, breaker), StoreUnavailableError)
+    await assert.rejects(guarded(down, { breaker }), StoreUnavailableError)
     assert.equal(breaker.open, true)
-    await assert.rejects(guarded(down, breaker), StoreUnavailableError)
+    await assert.rejects(guarded(down, { breaker }), StoreUnavailableError)
     assert.equal(calls, 1, 'the second operation never reached the driver')
-    await assert.rejects(guarded(() => Promise.reject(new TypeError('bug')), new Breaker(60_000)), TypeError)
+    await assert.rejects(guarded(() => Promise.reject(new TypeError('bug')), { breaker: new Breaker(60_000) }), TypeError)
     breaker.reset()
-    assert.equal(await guarded(async () => 'up', breaker), 'up')
+    assert.equal(await guarded(async () => 'up', { breaker }), 'up')
     const off = new Breaker(0)
-    await assert.rejects(guarded(down, off), StoreUnavailableError)
+    await assert.rejects(guarded(down, { breaker: off }), StoreUnavailableError)
     assert.equal(off.open, false)
   })
 })
@@ -139,6 +139,12 @@ describe('openStores', () => {
     assert.equal(stores.persistent, false)
     assert.equal(stores.health, undefined)
     await stores.close()
+  })
+
+  it('reads MONGODB_OPERATION_TIMEOUT, 5 s unless set', async () => {
+    assert.equal((await loadConfig({ env: {} })).mongodb.operation_timeout, 5000)
+    assert.equal((await loadConfig({ env: { MONGODB_OPERATION_TIMEOUT: '2s' } })).mongodb.operation_timeout, 2000)
+    await assert.rejects(loadConfig({ env: { MONGODB_OPERATION_TIMEOUT: 'soon' } }), /operation_timeout/)
   })
 
   it('opens the MongoDB adapter when MONGODB_URI is set', async () => {

@@ -4,7 +4,7 @@ import { problems } from '../../kernel/problem.ts'
 import { empty, json } from '../../pipeline/index.ts'
 import { validate } from '../../middleware/validation/index.ts'
 import { InvalidCursorError, type Conversation, type ConversationStore, type Message } from '../../storage/ports.ts'
-import { conversationInput, ID_PATTERN, listQuery, showQuery } from './schema.ts'
+import { conversationInput, ID_PATTERN, idempotencyKey, listQuery, showQuery } from './schema.ts'
 
 export interface ConversationRoutesOptions {
   store: ConversationStore
@@ -55,6 +55,7 @@ function ifMatchAccepts(header: string, etag: string): boolean {
 /**
  * `/conversations`: create, list (newest first, cursor pages), read with paginated messages, update
  * with optimistic concurrency (`ETag` / `If-Match` → 412), delete. Every query is scoped to `c.var.user`.
+ * A create with an `Idempotency-Key` the same user sent before answers with the conversation made then.
  */
 export function conversationRoutes(options: ConversationRoutesOptions) {
   const { store } = options
@@ -63,7 +64,8 @@ export function conversationRoutes(options: ConversationRoutesOptions) {
   return new Hono<AppEnv>()
     .post('/conversations', validate('json', conversationInput), async (c) => {
       const input = c.req.valid('json')
-      const conversation = await store.create(c.get('user').id, { title: input.title ?? null, metadata: input.metadata })
+      const key = idempotencyKey(c.req.header('idempotency-key'))
+      const conversation = await store.create(c.get('user').id, { title: input.title ?? null, metadata: input.metadata, idempotencyKey: key })
       return json(c, conversationJson(conversation), 201, {
         location: `${c.req.path}/${encodeURIComponent(conversation.id)}`,
         etag: etagOf(conversation),

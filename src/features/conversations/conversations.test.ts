@@ -237,3 +237,30 @@ describe('conversations when the store is unreachable', () => {
     assert.ok(stores.calls.length >= calls.length)
   })
 })
+
+describe('Idempotency-Key on creates', () => {
+  it('answers a repeat with the conversation the first request made, per user; a malformed key is a 400', async () => {
+    const { create, request } = await setup()
+    const headers = { 'idempotency-key': '"8e03978e-40d5-43e8-bc93-6894a57f9324"' }
+    const post = (body: unknown, as: keyof typeof AUTH = 'alice', extra: Record<string, string> = headers) =>
+      request('/conversations', { method: 'POST', body: JSON.stringify(body), as, headers: extra })
+    const first = await post({ title: 'once' })
+    assert.equal(first.status, 201)
+    const firstBody = (await first.json()) as Record<string, any>
+    const again = await post({ title: 'twice' })
+    assert.equal(again.status, 201)
+    assert.deepEqual(await again.json(), firstBody)
+    assert.equal(again.headers.get('location'), first.headers.get('location'))
+    const bare = await post({}, 'alice', { 'idempotency-key': '8e03978e-40d5-43e8-bc93-6894a57f9324' })
+    assert.equal(((await bare.json()) as { id: string }).id, firstBody.id, 'quoted or bare, the same key')
+    const bob = (await (await post({ title: 'bob' }, 'bob')).json()) as { id: string }
+    assert.notEqual(bob.id, firstBody.id)
+    await create({ title: 'no key' })
+    const listed = (await (await request('/conversations')).json()) as { data: unknown[] }
+    assert.equal(listed.data.length, 2)
+    for (const bad of ['', 'x'.repeat(256), 'ünïcode']) {
+      await expectProblem(await post({}, 'alice', { 'idempotency-key': bad }), 400, 'Idempotency-Key')
+    }
+    assert.equal(((await (await request('/conversations')).json()) as { data: unknown[] }).data.length, 2, 'a 400 changes nothing')
+  })
+})

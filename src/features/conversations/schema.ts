@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { problems } from '../../kernel/problem.ts'
 
 /** Size limits on what clients store; each breach is a 400 naming the field. */
 export const LIMITS = {
@@ -51,3 +52,20 @@ export const showQuery = z.object({
 
 /** Ids we generate are UUIDs; callers may choose AI SDK-style ids. Anything else cannot exist: a 404. */
 export { ID_PATTERN } from '../../kernel/ids.ts'
+
+/** Visible ASCII, at most 255 characters (draft-ietf-httpapi-idempotency-key-header: a quoted sf-string; bare is accepted too). */
+const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/
+
+/**
+ * The `Idempotency-Key` request header of a create, unquoted; undefined when absent. A malformed one is
+ * a 400 that changes nothing.
+ */
+export function idempotencyKey(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined
+  const value = header.trim()
+  const key = value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value
+  if (!IDEMPOTENCY_KEY.test(key) || key.trim() === '') {
+    throw problems.badRequest('Invalid header: Idempotency-Key', [{ path: 'Idempotency-Key', message: 'must be 1–255 visible ASCII characters' }])
+  }
+  return key
+}

@@ -4,7 +4,7 @@ import { problems } from '../../kernel/problem.ts'
 import { empty, json } from '../../pipeline/index.ts'
 import { validate } from '../../middleware/validation/index.ts'
 import type { MemoryItem, MemoryStore } from '../../storage/ports.ts'
-import { ID_PATTERN } from '../conversations/schema.ts'
+import { ID_PATTERN, idempotencyKey } from '../conversations/schema.ts'
 import { listQuery, searchInput, storeInput } from './schema.ts'
 
 export interface MemoryRoutesOptions {
@@ -26,7 +26,8 @@ export function memoryRoutes(options: MemoryRoutesOptions) {
   const { store } = options
   return new Hono<AppEnv>()
     .post('/memory/store', validate('json', storeInput), async (c) => {
-      const item = await store.store(c.get('user').id, c.req.valid('json'))
+      const key = idempotencyKey(c.req.header('idempotency-key'))
+      const item = await store.store(c.get('user').id, { ...c.req.valid('json'), idempotencyKey: key })
       const location = c.req.path.replace(/\/store$/, `/${encodeURIComponent(item.id)}`)
       return json(c, memoryJson(item), 201, { location })
     })

@@ -8,8 +8,8 @@ const JSON_HEADERS = { 'content-type': 'application/json' }
 async function setup() {
   const { app } = await testApp()
   const request = (path: string, init: RequestInit & { as?: keyof typeof AUTH } = {}) => {
-    const { as = 'alice', ...rest } = init
-    return app.request(`/api/v1${path}`, { ...rest, headers: { ...AUTH[as], ...JSON_HEADERS } })
+    const { as = 'alice', headers, ...rest } = init
+    return app.request(`/api/v1${path}`, { ...rest, headers: { ...AUTH[as], ...JSON_HEADERS, ...(headers as Record<string, string>) } })
   }
   const store = async (body: unknown, as: keyof typeof AUTH = 'alice') => {
     const res = await request('/memory/store', { method: 'POST', body: JSON.stringify(body), as })
@@ -133,5 +133,19 @@ describe('memory when the store is unreachable', () => {
       assert.equal(res.headers.get('location'), null)
       assert.doesNotMatch(JSON.stringify(problem), /injected|refused/)
     }
+  })
+})
+
+describe('Idempotency-Key on POST /api/v1/memory/store', () => {
+  it('stores once for a repeated key and answers the repeat with the first item', async () => {
+    const { request } = await setup()
+    const post = (content: string) =>
+      request('/memory/store', { method: 'POST', body: JSON.stringify({ content }), headers: { 'idempotency-key': 'store-1' } })
+    const first = await post('remember the milk')
+    assert.equal(first.status, 201)
+    const body = await first.json()
+    assert.deepEqual(await (await post('remember the milk again')).json(), body)
+    const listed = (await (await request('/memory')).json()) as { data: unknown[] }
+    assert.equal(listed.data.length, 1)
   })
 })

@@ -17,6 +17,7 @@ import {
   type Page,
   type PageRequest,
 } from '../ports.ts'
+import { idempotentId } from '../idempotency.ts'
 import { cloneData } from './clone.ts'
 import { SortedList } from './sorted-list.ts'
 
@@ -76,8 +77,12 @@ export class MemoryConversationStore implements ConversationStore {
   }
 
   async create(userId: string, input: NewConversation): Promise<Conversation> {
-    const id = input.id ?? crypto.randomUUID()
-    if (this.#byId.has(id)) throw new IdTakenError()
+    const id = input.id ?? (input.idempotencyKey === undefined ? crypto.randomUUID() : await idempotentId(userId, input.idempotencyKey))
+    const existing = this.#byId.get(id)
+    if (existing) {
+      if (input.idempotencyKey !== undefined && existing.conversation.userId === userId) return copy(existing.conversation)
+      throw new IdTakenError()
+    }
     const now = this.#clock.now()
     const conversation: Conversation = {
       id,

@@ -2,6 +2,7 @@ import type { WallClock } from '../../kernel/clock.ts'
 import { decodeMemoryCursor, encodeMemoryCursor } from '../cursor.ts'
 import type { MemoryItem, MemorySearch, MemoryStore, NewMemoryItem, Page, PageRequest } from '../ports.ts'
 import { queryTerms, tokenize } from '../text.ts'
+import { idempotentId } from '../idempotency.ts'
 import { cloneData } from './clone.ts'
 import { SortedList } from './sorted-list.ts'
 
@@ -59,8 +60,11 @@ export class MemoryItemStore implements MemoryStore {
   }
 
   async store(userId: string, input: NewMemoryItem): Promise<MemoryItem> {
+    const id = input.idempotencyKey === undefined ? crypto.randomUUID() : await idempotentId(userId, input.idempotencyKey)
+    const stored = this.#users.get(userId)?.items.get(id)
+    if (stored) return copy(stored.item)
     const item: MemoryItem = {
-      id: crypto.randomUUID(),
+      id,
       userId,
       content: input.content,
       tags: [...new Set(input.tags ?? [])],

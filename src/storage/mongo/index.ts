@@ -1,10 +1,13 @@
-import { MongoClient } from 'mongodb'
+import { MongoClient, type Document, type MongoClientOptions } from 'mongodb'
 import type { Logger } from 'pino'
 import type { WallClock } from '../../kernel/clock.ts'
 import type { Stores } from '../ports.ts'
+import { MongoConnection } from './connection.ts'
 import { MongoConversationStore } from './conversations.ts'
 import type { ConversationDocument, MemoryDocument, MessageDocument } from './documents.ts'
-import { Breaker, guarded } from './errors.ts'
+import { Breaker, needsReconnect } from './errors.ts'
+import { createGate, withDeadline } from './gate.ts'
+import { INDEX_SPECS, IndexKeeper, type CollectionName, type IndexSpec } from './indexes.ts'
 import { MongoMemoryStore } from './memory-items.ts'
 
 export interface MongoStoresOptions {
@@ -14,84 +17,110 @@ export interface MongoStoresOptions {
   dbName: string
   /** Connection pool size per server. Driver default 100; config default 20. */
   maxPoolSize?: number
-  /** How long an operation waits for a usable server before failing (fail fast). Config default 5000 ms. */
+  /** How long an operation waits for a usable server. Config default 5000 ms. */
   serverSelectionTimeoutMS?: number
   /** TCP/TLS connect budget. Config default 10000 ms. */
   connectTimeoutMS?: number
   /** Idle socket budget for one operation's reply. Config default 30000 ms. */
   socketTimeoutMS?: number
-  /** After MongoDB is found unreachable, refuse operations at once (503) for this long before trying again. Default 1000 ms; 0 turns it off. */
+  /**
+   * The bound on every store operation, whatever it waits for (server selection, the pool, the reply).
+   * Enforced by the adapter with an `AbortSignal` the driver's reads honour, because driver 7 ignores
+   * its own `timeoutMS`. Config `mongodb.operation_timeout`, env `MONGODB_OPERATION_TIMEOUT`; default 5000 ms.
+   */
+  operationTimeoutMS?: number
+  /** After MongoDB is found unreachable, refuse operations at once (503) for this long, then let one probe through. Default 1000 ms; 0 turns it off. */
   failFastMs?: number
+  /** How often the indexes are verified again (and a conflict retried). Default 60 000 ms. */
+  indexRecheckMs?: number
+  /** A client built from `mongoClientOptions(options)` to use instead of a new one (tests wrap the real one to inject faults). */
+  client?: MongoClient
   clock: WallClock
-  logger: Pick<Logger, 'info' | 'warn'>
+  logger: Pick<Logger, 'info' | 'warn' | 'error'>
 }
 
-/**
- * The MongoDB adapter: conversations, messages and memory in three collections, indexes created
- * idempotently before the first operation (and tried once at start). Never imported by the
- * runtime-neutral core; `src/runtimes/stores.ts` loads it only when a URI is configured.
- * While MongoDB is unreachable every operation fails within `serverSelectionTimeoutMS` with
- * `StoreUnavailableError`, and the `mongodb` health check (ping, 5 s) reports it.
- */
-export async function createMongoStores(options: MongoStoresOptions): Promise<Stores> {
-  const client = new MongoClient(options.uri, {
+/** The driver options the adapter runs with. */
+export function mongoClientOptions(options: Omit<MongoStoresOptions, 'clock' | 'logger' | 'uri' | 'dbName'>): MongoClientOptions {
+  return {
     maxPoolSize: options.maxPoolSize,
     serverSelectionTimeoutMS: options.serverSelectionTimeoutMS ?? 5000,
     connectTimeoutMS: options.connectTimeoutMS,
     socketTimeoutMS: options.socketTimeoutMS,
     appName: 'assistant-server',
-  })
+  }
+}
+
+/**
+ * The MongoDB adapter: conversations, messages and memory in three collections. Never imported by the
+ * runtime-neutral core; `src/runtimes/stores.ts` loads it only when a URI is configured.
+ * Start-up waits for one connect attempt; while MongoDB is unreachable (at start or later) the adapter
+ * keeps connecting by itself, and every operation fails at once or within `operationTimeoutMS` with
+ * `StoreUnavailableError` (503), and the `mongodb` health check fails (so `/ready` is 503).
+ */
+export async function createMongoStores(options: MongoStoresOptions): Promise<Stores> {
+  const client = options.client ?? new MongoClient(options.uri, mongoClientOptions(options))
   const db = client.db(options.dbName)
-  const conversations = db.collection<ConversationDocument>('conversations')
-  const messages = db.collection<MessageDocument>('messages')
-  const memory = db.collection<MemoryDocument>('memory')
+  const collection = <T extends Document>(name: CollectionName) => db.collection<T>(name)
+  const spec = (name: CollectionName): IndexSpec => ({ ...INDEX_SPECS[name], collection: collection(name) })
+  const specs = { conversations: spec('conversations'), messages: spec('messages'), memory: spec('memory') }
 
-  async function createIndexes(): Promise<void> {
-    // createIndexes is a no-op for an index that already exists with the same name and options.
-    await Promise.all([
-      conversations.createIndexes([{ key: { user_id: 1, updated_at: -1, _id: -1 }, name: 'user_updated' }]),
-      messages.createIndexes([{ key: { conversation_id: 1, seq: 1 }, name: 'conversation_seq', unique: true }]),
-      memory.createIndexes([
-        { key: { user_id: 1, created_at: -1, _id: -1 }, name: 'user_created' },
-        { key: { user_id: 1, tags: 1 }, name: 'user_tags' },
-        // Prefixed by user_id (every search has the equality), no stemming or stopwords: terms match
-        // the memory adapter's tokenizer, which has already removed the stopwords from the query.
-        { key: { user_id: 1, content: 'text' }, name: 'user_content_text', default_language: 'none' },
-      ]),
-    ])
-  }
-
+  const indexes = new IndexKeeper({ specs, logger: options.logger, recheckMs: options.indexRecheckMs })
+  const connection = new MongoConnection({ client, logger: options.logger, onConnect: () => indexes.suspect() })
   const breaker = new Breaker(options.failFastMs ?? 1000)
-  let indexes: Promise<void> | undefined
-  const ready = (): Promise<void> => {
-    indexes ??= createIndexes().catch((error: unknown) => {
-      indexes = undefined
-      throw error
-    })
-    return indexes
-  }
+  const timeoutMs = options.operationTimeoutMS ?? 5000
+  const gate = createGate({ connection, indexes, breaker, timeoutMs })
+  // A server lost and found again may have restarted without its indexes: a failed heartbeat, a cleared
+  // pool, or a pooled connection the server closed (a restart between two requests shows only this).
+  client.on('serverHeartbeatFailed', () => indexes.suspect())
+  client.on('connectionPoolCleared', () => indexes.suspect())
+  client.on('connectionClosed', (event) => {
+    if (event.reason === 'error') indexes.suspect()
+  })
 
-  try {
-    await guarded(ready, breaker)
-    options.logger.info({ db: options.dbName }, 'MongoDB connected; indexes ready')
-  } catch (error) {
-    // Not fatal: the server starts, /ready reports 503 and stored-data routes answer 503 until MongoDB answers.
-    options.logger.warn({ err: error }, 'MongoDB is unreachable at start-up; retrying on each request')
+  if (await connection.start()) {
+    try {
+      await withDeadline(AbortSignal.timeout(timeoutMs), timeoutMs, () => indexes.verify())
+      const problems = indexes.problems
+      if (problems.length === 0) options.logger.info({ db: options.dbName }, 'MongoDB connected; indexes ready')
+    } catch (error) {
+      options.logger.warn({ err: error }, 'MongoDB connected but stopped answering while indexes were checked; checking again on the next operation')
+    }
   }
 
   return {
-    conversations: new MongoConversationStore({ conversations, messages, clock: options.clock, ready, breaker }),
-    memory: new MongoMemoryStore({ memory, clock: options.clock, ready, breaker }),
+    conversations: new MongoConversationStore({
+      conversations: collection<ConversationDocument>('conversations'),
+      messages: collection<MessageDocument>('messages'),
+      clock: options.clock,
+      run: gate.runner(['conversations', 'messages']),
+    }),
+    memory: new MongoMemoryStore({ memory: collection<MemoryDocument>('memory'), clock: options.clock, run: gate.runner(['memory']) }),
     health: {
       name: 'mongodb',
       timeoutMs: 5000,
-      // Always probes (never short-circuited), and a passing ping lets requests through again at once.
-      check: async () => {
-        await db.command({ ping: 1 })
+      // Always probes (never short-circuited by the breaker); a passing ping lets requests through at once.
+      check: async (signal) => {
+        if (!connection.connected) throw new Error('MongoDB is not connected; connecting in the background')
+        try {
+          await db.command({ ping: 1 }, { signal })
+        } catch (error) {
+          indexes.suspect()
+          if (needsReconnect(error)) connection.lost(error)
+          throw error
+        }
         breaker.reset()
+        try {
+          await indexes.require(Object.keys(INDEX_SPECS) as CollectionName[])
+        } catch (error) {
+          const problems = indexes.problems
+          throw problems.length > 0 ? new Error(problems.join('; ')) : error
+        }
       },
     },
     persistent: true,
-    close: () => client.close(),
+    close: async () => {
+      await connection.close()
+      await client.close()
+    },
   }
 }
