@@ -1,26 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import type { ChatProvider } from '../../src/providers/ports.ts'
-import { chatApp, events, readFrames, until } from './helpers.ts'
-
-/** Yields one delta, then holds every job open until `release()`. */
-function heldProvider() {
-  let release!: () => void
-  const released = new Promise<void>((resolve) => (release = resolve))
-  const provider: ChatProvider = {
-    name: 'held',
-    defaultModel: 'held-1',
-    async *stream() {
-      yield { type: 'text', delta: 'first ' }
-      await released
-      yield { type: 'text', delta: 'second' }
-      yield { type: 'finish', reason: 'stop', model: 'held-1' }
-    },
-  }
-  return { provider, release }
-}
-
-const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length
+import { chatApp, events, heldProvider, readFrames, timers, until } from './helpers.ts'
 
 describe('aborted streams', () => {
   it('1,000 clients that hang up mid-stream leave no listeners, timers, streams or jobs behind, and every reply is persisted', async () => {

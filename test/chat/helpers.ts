@@ -53,6 +53,26 @@ export async function chatApp(options: ChatAppOptions = {}) {
 }
 
 /** A provider the test drives: it yields what `push()` gives it and finishes on `end()`. Honors abort. */
+/** Yields one delta, then holds every job open until `release()`. */
+export function heldProvider() {
+  let release!: () => void
+  const released = new Promise<void>((resolve) => (release = resolve))
+  const provider: ChatProvider = {
+    name: 'held',
+    defaultModel: 'held-1',
+    async *stream() {
+      yield { type: 'text', delta: 'first ' }
+      await released
+      yield { type: 'text', delta: 'second' }
+      yield { type: 'finish', reason: 'stop', model: 'held-1' }
+    },
+  }
+  return { provider, release }
+}
+
+/** Active timers of this process (leak checks). */
+export const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length
+
 export function controlledProvider() {
   const queue: ProviderEvent[] = []
   let wake: (() => void) | null = null

@@ -1,29 +1,9 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import type { ChatProvider } from '../../src/providers/ports.ts'
 import { createMemoryStores } from '../../src/storage/memory/index.ts'
-import { events, readFrames } from '../chat/helpers.ts'
+import { events, heldProvider, readFrames, timers } from '../chat/helpers.ts'
 import { eventually, startInstance } from '../helpers/instances.ts'
 import { keysWithTtl, startRedis } from '../helpers/redis-server.ts'
-
-/** Yields one delta, then holds every job open until `release()`. */
-function heldProvider() {
-  let release!: () => void
-  const released = new Promise<void>((resolve) => (release = resolve))
-  const provider: ChatProvider = {
-    name: 'held',
-    defaultModel: 'held-1',
-    async *stream() {
-      yield { type: 'text', delta: 'first ' }
-      await released
-      yield { type: 'text', delta: 'second' }
-      yield { type: 'finish', reason: 'stop', model: 'held-1' }
-    },
-  }
-  return { provider, release }
-}
-
-const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length
 
 describe('aborted streams through Redis', () => {
   it('1,000 streams hung up on A (half also resumed and hung up on B) leave no stream, no key without TTL, no listener or timer', async () => {
