@@ -20,6 +20,8 @@ export interface Variant {
   command: string[]
   env?: Record<string, string>
   path: string
+  /** Working directory (its `config/default.yaml` applies); default this checkout. */
+  cwd?: string
 }
 
 export interface Sample {
@@ -116,6 +118,7 @@ export async function measure(variant: Variant, load: LoadOptions, hooks: Measur
     // HOME: Deno and Bun keep their caches under it.
     env: { PATH: process.env.PATH, HOME: process.env.HOME, HOST: '127.0.0.1', PORT: String(port), BENCH_LOG_FILE: join(logs, 'server.log'), ...variant.env },
     stdio: ['ignore', stdout, 'inherit'],
+    cwd: variant.cwd,
   })
   closeSync(stdout)
   try {

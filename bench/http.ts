@@ -97,7 +97,7 @@ function variantsFor(runtime: Runtime, profileFlags: string[] = []): Variant[] {
       { name: 'node b bare Hono', command: node('bench/servers/hono.ts'), path },
       { name: 'node c full app', command: node('src/runtimes/node.ts'), env: APP_ENV, path },
       { name: 'node p Fastify stack', command: node('bench/servers/fastify.ts'), path },
-      ...(args.against ? [{ name: 'node d previous app', command: node(resolve(args.against, 'src/runtimes/node.ts')), env: APP_ENV, path }] : []),
+      ...(args.against ? [{ name: 'node d previous app', command: node(resolve(args.against, 'src/runtimes/node.ts')), env: APP_ENV, path, cwd: resolve(args.against) }] : []),
     ]
   }
   if (runtime === 'bun') {

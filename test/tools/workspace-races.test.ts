@@ -36,7 +36,9 @@ after(async () => {
 const SWAPPER = `
 const fs = require('node:fs')
 const [data, parked, target] = process.argv.slice(1)
-for (;;) {
+// Bounded, so an orphan (its test killed) stops by itself.
+const stopAt = Date.now() + 60_000
+while (Date.now() < stopAt) {
   try { fs.renameSync(data, parked); fs.symlinkSync(target, data); fs.unlinkSync(data); fs.renameSync(parked, data) } catch {}
 }`
 
