@@ -71,6 +71,7 @@ export const defaults: ConfigInput = {
     base_url: null,
     api_key: null,
     model: 'builtin',
+    models: [],
     temperature: 0.7,
     max_tokens: 1024,
     connect_timeout: '10s',
