@@ -1,6 +1,7 @@
 import { Hono, type Context } from 'hono'
 import type { AppEnv } from '../../env.ts'
 import type { Clock } from '../../kernel/clock.ts'
+import { HttpProblem } from '../../kernel/problem.ts'
 import { json } from '../../pipeline/index.ts'
 import { validate } from '../../middleware/validation/index.ts'
 import { ID_PATTERN } from '../conversations/schema.ts'
@@ -67,6 +68,8 @@ export function openAIRoutes(options: OpenAIRoutesOptions) {
       const completion = await completions.run(input)
       return json(c, completionJson(identity, completion), 200, headers)
     } catch (error) {
+      // Nobody reads this answer; it is logged (nginx's 499), not reported as a server failure.
+      if (cancel.signal.aborted) throw new HttpProblem(499, { detail: 'The client closed the request', cause: error })
       throw completionProblem(error)
     } finally {
       requestSignal.removeEventListener('abort', gone)
