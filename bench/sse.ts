@@ -6,6 +6,9 @@
  *               the chat's FrameWriter does with a provider that never pauses): the floor for the rest,
  *   chat      — the chat routes, service and job log alone (fixed user, no middleware chain),
  *   pipeline  — the whole app (createApp middleware chain) + the chat service, job log and SSE route,
+ *   openai    — the whole app's `POST /v1/chat/completions` (`stream: true`, `include_usage`): the
+ *               OpenAI-compatible path, stateless (no job log), one `chat.completion.chunk` per delta
+ *               (and, instead of `done`, the usage chunk and `[DONE]`),
  * all sending the same M deltas plus a final `done` event: the words of the built-in provider's reply
  * (no pacing delay). The pipeline variants run that provider itself; the others iterate one async
  * generator over the same words. The message is sized so the reply is exactly M words. One variant
@@ -45,7 +48,7 @@ import type { AppEnv } from '../src/env.ts'
 import { createBuiltinProvider } from '../src/providers/builtin/index.ts'
 import { KEY, rotated, settingsFrom } from './harness.ts'
 
-const VARIANTS = ['raw', 'hono', 'hono-batch', 'chat', 'pipeline'] as const
+const VARIANTS = ['raw', 'hono', 'hono-batch', 'chat', 'pipeline', 'openai'] as const
 type Variant = (typeof VARIANTS)[number]
 
 const { values } = parseArgs({
@@ -154,7 +157,8 @@ async function buildServer(variant: Variant): Promise<Server> {
   // Imported only here, so the other variants do not depend on the app's wiring.
   const { createApp } = await import('../src/app.ts')
   const { buildDeps } = await import('../src/deps.ts')
-  const deps = buildDeps({ config, logger, stores })
+  // The same unpaced built-in behind the app's own routes (`/v1` in the openai variant).
+  const deps = buildDeps({ config, logger, stores, provider: builtin })
   deps.lifecycle.markReady()
   // Under /api/* so body limit, timeout and auth apply; its own prefix so it never collides with
   // the app's own routes; through `routes` so the whole chain runs.
@@ -187,9 +191,19 @@ function ask<T>(child: ChildProcess, message: string): Promise<T> {
   })
 }
 
+/** An OpenAI stream's `data:` frames, the text of their deltas, and whether it ended with `[DONE]`. */
+function readCompletionChunks(text: string): { frames: number; done: boolean; text: string } {
+  const frames = text.split('\n\n').filter((frame) => frame.startsWith('data: '))
+  const chunks = frames.slice(0, -1).map((frame) => JSON.parse(frame.slice(6)))
+  const delivered = chunks.map((chunk) => chunk.choices[0]?.delta.content ?? '').join('')
+  return { frames: frames.length, done: frames.at(-1) === 'data: [DONE]' && chunks.at(-1)?.usage !== undefined, text: delivered }
+}
+
+const OPENAI_BODY = JSON.stringify({ model: 'builtin', messages: [{ role: 'user', content: MESSAGE }], stream: true, stream_options: { include_usage: true } })
+
 function openStream(agent: Agent, port: number, variant: Variant): Promise<{ frames: number; done: boolean; text: string }> {
-  const body = JSON.stringify({ message: MESSAGE })
-  const path = variant === 'pipeline' || variant === 'chat' ? '/api/bench/chat/stream' : '/api/v1/chat/stream'
+  const body = variant === 'openai' ? OPENAI_BODY : JSON.stringify({ message: MESSAGE })
+  const path = variant === 'openai' ? '/v1/chat/completions' : variant === 'pipeline' || variant === 'chat' ? '/api/bench/chat/stream' : '/api/v1/chat/stream'
   return new Promise((resolve, reject) => {
     const req = request(
       { agent, host: '127.0.0.1', port, method: 'POST', path, headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
@@ -199,6 +213,7 @@ function openStream(agent: Agent, port: number, variant: Variant): Promise<{ fra
         res.setEncoding('utf8')
         res.on('data', (chunk: string) => (text += chunk))
         res.on('end', () => {
+          if (variant === 'openai') return resolve(readCompletionChunks(text))
           const frames = text.split('\n\n').filter((frame) => frame.startsWith('event: '))
           const delivered = frames.filter((frame) => frame.startsWith('event: message')).map((frame) => JSON.parse(/^data: (.*)$/m.exec(frame)![1]).delta).join('')
           const ids = frames.map((frame) => Number(/^id: (\d+)$/m.exec(frame)?.[1]))
@@ -295,6 +310,10 @@ async function main() {
       `  ${variant.padEnd(10)} ${own[0].toFixed(2)} µs, ${median(own).toFixed(2)} µs [${own[0].toFixed(2)}–${own.at(-1)!.toFixed(2)}]  ` +
         `${(own[0] / raw[0]).toFixed(2)}×, ${(median(own) / median(raw)).toFixed(2)}×`,
     )
+  }
+  if (variants.includes('openai') && variants.includes('pipeline')) {
+    const [openai, chat] = [cpu('openai'), cpu('pipeline')]
+    console.log(`\n/v1/chat/completions against /api/v1/chat/stream, CPU per delivered delta: ${(openai[0] / chat[0]).toFixed(2)}× best, ${(median(openai) / median(chat)).toFixed(2)}× median`)
   }
 }
 
