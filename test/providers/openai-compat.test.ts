@@ -22,6 +22,8 @@ function toolCallScript() {
     res.write(chunk({ delta: { role: 'assistant', content: null } }))
     res.write(chunk({ delta: { tool_calls: [{ index: 0, id: 'call_up_1', type: 'function', function: { name: 'get_weather', arguments: '' } }] } }))
     for (const part of ['{"ci', 'ty":"Pa', 'ris"}']) res.write(chunk({ delta: { tool_calls: [{ index: 0, function: { arguments: part } }] } }))
+    res.write(chunk({ delta: { tool_calls: [{ index: 1, id: 'call_up_2', type: 'function', function: { name: 'get_weather', arguments: '{"city":' } }] } }))
+    res.write(chunk({ delta: { tool_calls: [{ index: 1, function: { arguments: '"Oslo"}' } }] } }))
     res.write(chunk({ delta: {}, finish_reason: 'tool_calls' }))
     res.write(chunk(null, { usage: USAGE }))
     res.end('data: [DONE]\n\n')
@@ -50,7 +52,10 @@ describe('/v1/chat/completions against a scripted OpenAI upstream', () => {
     const { app } = await upstreamApp()
     const client = sdkClient(app, KEYS.alice)
     const plain = await client.chat.completions.create({ model: 'gpt-test', messages: askWeather, tools: [WEATHER_TOOL], tool_choice: 'required' })
-    const expected = [{ id: 'call_up_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }]
+    const expected = [
+      { id: 'call_up_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+      { id: 'call_up_2', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } },
+    ]
     assert.deepEqual(plain.choices[0].message.tool_calls, expected)
     assert.equal(plain.choices[0].finish_reason, 'tool_calls')
     assert.deepEqual(plain.usage, USAGE)
@@ -59,6 +64,19 @@ describe('/v1/chat/completions against a scripted OpenAI upstream', () => {
 
     const streamed = await client.chat.completions.stream({ model: 'gpt-test', messages: askWeather, tools: [WEATHER_TOOL] }).finalChatCompletion()
     assert.deepEqual(streamed.choices[0].message.tool_calls, expected)
+    const raw = await app.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { ...AUTH.alice, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-test', messages: askWeather, tools: [WEATHER_TOOL], stream: true }),
+    })
+    const deltas = ((await ssePayloads(raw)) as any[]).flatMap((p) => p.choices?.[0]?.delta?.tool_calls ?? [])
+    // Each call's id, type and name once, in its first delta; the indexes in order and stable.
+    assert.deepEqual(deltas.map((d) => [d.index, d.id ?? null, d.function.name ?? null]), [
+      [0, 'call_up_1', 'get_weather'],
+      [0, null, null],
+      [1, 'call_up_2', 'get_weather'],
+      [1, null, null],
+    ])
 
     upstream.script = (_req, res) => {
       startSse(res)
@@ -68,12 +86,20 @@ describe('/v1/chat/completions against a scripted OpenAI upstream', () => {
     const answer = await client.chat.completions.create({
       model: 'gpt-test',
       tools: [WEATHER_TOOL],
-      messages: [...askWeather, plain.choices[0].message, { role: 'tool', tool_call_id: 'call_up_1', content: '{"c":21}' }],
+      messages: [
+        ...askWeather,
+        plain.choices[0].message,
+        { role: 'tool', tool_call_id: 'call_up_1', content: '{"c":21}' },
+        { role: 'tool', tool_call_id: 'call_up_2', content: '{"c":9}' },
+      ],
     })
     assert.equal(answer.choices[0].message.content, 'Sunny, 21 °C.')
     const followUp = upstream.requests.at(-1)!.body.messages
-    assert.deepEqual(followUp.at(-2).tool_calls, expected)
-    assert.deepEqual(followUp.at(-1), { role: 'tool', content: '{"c":21}', tool_call_id: 'call_up_1' })
+    assert.deepEqual(followUp.at(-3).tool_calls, expected)
+    assert.deepEqual(followUp.slice(-2), [
+      { role: 'tool', content: '{"c":21}', tool_call_id: 'call_up_1' },
+      { role: 'tool', content: '{"c":9}', tool_call_id: 'call_up_2' },
+    ])
   })
 
   it('ends a stream whose upstream fails midway with one error event and no [DONE]', async () => {

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { ChatCompletionChunk, ChatCompletionMessageParam } from 'openai/resources/chat/completions'
+import { controlledProvider } from '../../../test/chat/helpers.ts'
 import { AUTH, KEYS, testApp } from '../../../test/helpers/app.ts'
+import { ManualClock } from '../../kernel/clock.ts'
 import { sdkClient, ssePayloads, WEATHER_TOOL } from '../../../test/helpers/openai.ts'
 
 const hello: ChatCompletionMessageParam[] = [
@@ -127,5 +129,39 @@ describe('POST /v1/chat/completions through the openai SDK (built-in stand-in, s
     assert.match(ran.choices[0].message.content ?? '', /^The calculator tool returned: .*42/)
     const streamed = await opted.chat.completions.stream({ model: 'builtin', messages }).finalChatCompletion()
     assert.equal(streamed.choices[0].message.content, ran.choices[0].message.content)
+  })
+
+  it('sends heartbeats as SSE comments while the model is quiet (CHAT_HEARTBEAT_INTERVAL, default 15 s)', async () => {
+    const model = controlledProvider()
+    const clock = new ManualClock()
+    const { app } = await testApp({ deps: { provider: model.provider, clock } })
+    model.push('Hel')
+    const res = await app.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { ...AUTH.alice, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'controlled-1', messages: [{ role: 'user', content: 'hi' }], stream: true }),
+    })
+    const reader = res.body!.getReader()
+    let seen = ''
+    const readUntil = async (text: string) => {
+      while (!seen.includes(text)) {
+        const { done, value } = await reader.read()
+        if (done) assert.fail(`the stream ended before ${JSON.stringify(text)}: ${seen}`)
+        seen += new TextDecoder().decode(value)
+      }
+    }
+    await readUntil('"Hel"')
+    assert.doesNotMatch(seen, /heartbeat/)
+    await clock.advance(15_000)
+    await readUntil(': heartbeat\n\n')
+    model.push('lo')
+    model.end()
+    await readUntil('data: [DONE]')
+    const text = seen
+      .split('\n\n')
+      .filter((frame) => frame.startsWith('data: {'))
+      .map((frame) => JSON.parse(frame.slice(6)).choices[0]?.delta.content ?? '')
+      .join('')
+    assert.equal(text, 'Hello')
   })
 })
