@@ -164,4 +164,26 @@ describe('POST /v1/chat/completions through the openai SDK (built-in stand-in, s
       .join('')
     assert.equal(text, 'Hello')
   })
+
+  for (const stream of [false, true]) {
+    it(`gives up on a silent model at REQUEST_TIMEOUT (default 30 s) with a 504 and cancels it (${stream ? 'streaming' : 'plain'})`, async () => {
+      const model = controlledProvider()
+      const clock = new ManualClock()
+      const { app } = await testApp({ deps: { provider: model.provider, clock } })
+      const pending = app.request('/v1/chat/completions', {
+        method: 'POST',
+        headers: { ...AUTH.alice, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'controlled-1', messages: [{ role: 'user', content: 'hi' }], stream }),
+      })
+      for (let spins = 0; model.requests.length === 0; spins++) {
+        assert.ok(spins < 1_000, 'the request reached the model')
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+      await clock.advance(31_000)
+      const res = await pending
+      assert.equal(res.status, 504)
+      assert.equal((await res.json()).error.code, 'timeout')
+      assert.equal(model.requests[0].signal.aborted, true, 'the upstream call was cancelled')
+    })
+  }
 })

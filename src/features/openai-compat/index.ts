@@ -13,7 +13,7 @@ export { offeredModels, type OfferedModels } from './models.ts'
 export { openAIRoutes, type OpenAIRoutesOptions } from './openai.routes.ts'
 
 export interface OpenAICompatOptions {
-  config: Pick<Config, 'ai' | 'chat' | 'tools'>
+  config: Pick<Config, 'ai' | 'chat' | 'tools' | 'server'>
   provider: ChatProvider
   /** The server's tools, run only for requests with `X-Assistant-Tools: on`. */
   tools?: ChatTools
@@ -38,6 +38,7 @@ export function openAIRoutesFromConfig(options: OpenAICompatOptions) {
     }),
     models: offeredModels(provider, config.ai.models, clock.now()),
     heartbeatMs: config.chat.heartbeat_interval,
+    deadlineMs: config.server.request_timeout,
     clock,
   })
 }

@@ -1,7 +1,7 @@
 import { Hono, type Context } from 'hono'
 import type { AppEnv } from '../../env.ts'
 import type { Clock } from '../../kernel/clock.ts'
-import { HttpProblem } from '../../kernel/problem.ts'
+import { HttpProblem, problems } from '../../kernel/problem.ts'
 import { json } from '../../pipeline/index.ts'
 import { validate } from '../../middleware/validation/index.ts'
 import { ID_PATTERN } from '../conversations/schema.ts'
@@ -18,6 +18,12 @@ export interface OpenAIRoutesOptions {
   models: OfferedModels
   /** SSE comment interval (config `chat.heartbeat_interval`). */
   heartbeatMs: number
+  /**
+   * Time allowed until the response exists (config `server.request_timeout`): the whole of a plain
+   * completion, the wait for a stream's first event. The timeout middleware answers 504 then; this
+   * cancels the upstream call, which would otherwise run on for nobody.
+   */
+  deadlineMs: number
   clock: Clock
 }
 
@@ -52,6 +58,7 @@ export function openAIRoutes(options: OpenAIRoutesOptions) {
     const gone = () => cancel.abort(new DOMException('The client went away', 'AbortError'))
     const requestSignal = c.req.raw.signal
     requestSignal.addEventListener('abort', gone, { once: true })
+    const deadline = clock.setTimeout(() => cancel.abort(problems.gatewayTimeout()), options.deadlineMs, { unref: true })
     const identity: CompletionIdentity = { id: completionId(), created: Math.floor(clock.now() / 1000), model: request.model }
     const input = { userId: c.get('user').id, id: identity.id, request, optIns: opted, signal: cancel.signal }
     const headers: Record<string, string> = opted.conversationId ? { 'x-conversation-id': opted.conversationId } : {}
@@ -68,10 +75,12 @@ export function openAIRoutes(options: OpenAIRoutesOptions) {
       const completion = await completions.run(input)
       return json(c, completionJson(identity, completion), 200, headers)
     } catch (error) {
+      if (cancel.signal.reason instanceof HttpProblem) throw cancel.signal.reason
       // Nobody reads this answer; it is logged (nginx's 499), not reported as a server failure.
       if (cancel.signal.aborted) throw new HttpProblem(499, { detail: 'The client closed the request', cause: error })
       throw completionProblem(error)
     } finally {
+      clock.clearTimeout(deadline)
       requestSignal.removeEventListener('abort', gone)
     }
   })
