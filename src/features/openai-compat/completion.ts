@@ -58,6 +58,12 @@ export interface CompletionsOptions {
   maxToolRounds: number
   toolTimeoutMs: number
   clock: Clock
+  /**
+   * Admits one generation of the user before the model is called and returns its release (the chat
+   * feature's per-user running cap and start budget, shared with every other transport); throws a
+   * problem (429) to refuse. Default: every completion is admitted.
+   */
+  admit?: (userId: string) => Promise<() => void>
 }
 
 /**
@@ -85,6 +91,15 @@ export function createCompletions(options: CompletionsOptions) {
   }
 
   async function run(input: CompletionInput, hooks: CompletionHooks = {}): Promise<Completion> {
+    const release = await options.admit?.(input.userId)
+    try {
+      return await generate(input, hooks)
+    } finally {
+      release?.()
+    }
+  }
+
+  async function generate(input: CompletionInput, hooks: CompletionHooks): Promise<Completion> {
     const { userId, request, optIns, signal } = input
     const messages = chatMessages(request)
     const lastUser = messages.findLast((m) => m.role === 'user')?.content ?? ''

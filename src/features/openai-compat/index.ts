@@ -20,6 +20,8 @@ export interface OpenAICompatOptions {
   conversations: ConversationStore
   memory?: MemoryStore
   clock: Clock
+  /** The chat feature's admission of one generation (see `CompletionsOptions.admit`). */
+  admit?: (userId: string) => Promise<() => void>
 }
 
 /** The `/v1` router, configured from `config.ai` (models), `config.chat` and `config.tools`. */
@@ -35,6 +37,7 @@ export function openAIRoutesFromConfig(options: OpenAICompatOptions) {
       maxToolRounds: config.tools.max_rounds,
       toolTimeoutMs: config.tools.timeout,
       clock,
+      admit: options.admit,
     }),
     models: offeredModels(provider, config.ai.models, clock.now()),
     heartbeatMs: config.chat.heartbeat_interval,
