@@ -24,6 +24,7 @@
  *
  *   node_modules/.bin/node bench/sse.ts [--streams 1000] [--events 100] [--rounds 2] [--warmup 3] [--batches 3] [--variants raw,pipeline]
  *   node_modules/.bin/node bench/sse.ts --variants pipeline --set LOG_LEVEL=warn   # the app without its access log
+ *   node_modules/.bin/node bench/sse.ts --variants pipeline,openai --pace 15         # a model typing: one frame per delta
  *
  * A batch is --streams concurrent streams. Each server first serves --warmup unmeasured batches
  * (`--warmup 0` measures a cold process: JIT compilation then counts as streaming cost), then
@@ -61,6 +62,8 @@ const { values } = parseArgs({
     /** Measured batches of --streams, one after another: CPU and time are summed over them. */
     batches: { type: 'string', default: '3' },
     variants: { type: 'string', default: VARIANTS.join(',') },
+    /** ms the app variants' built-in waits before each delta (the shipped 15 ms looks like a model typing); raw and hono never wait. */
+    pace: { type: 'string', default: '0' },
     /** Settings for the chat and pipeline variants' config, NAME=VALUE (repeatable), e.g. `--set LOG_LEVEL=warn`. */
     set: { type: 'string', multiple: true, default: [] },
     serve: { type: 'string' },
@@ -88,6 +91,8 @@ async function benchMessage(events: number): Promise<{ message: string; words: s
 }
 
 const builtin = createBuiltinProvider({ chunkDelayMs: 0 })
+/** What the app variants' servers answer with: deltas queue up unless paced, and are then coalesced into fewer frames. */
+const served = createBuiltinProvider({ chunkDelayMs: Number(values.pace) })
 const { message: MESSAGE, words: WORDS } = await benchMessage(EVENTS)
 
 async function* deltas(): AsyncGenerator<string> {
@@ -141,7 +146,7 @@ async function buildServer(variant: Variant): Promise<Server> {
     conversations: stores.conversations,
     memory: stores.memory,
     logger,
-    provider: builtin,
+    provider: served,
   })
   if (variant === 'chat') {
     // The chat feature alone: no middleware chain but a fixed user, to split app cost from chat cost.
@@ -157,8 +162,8 @@ async function buildServer(variant: Variant): Promise<Server> {
   // Imported only here, so the other variants do not depend on the app's wiring.
   const { createApp } = await import('../src/app.ts')
   const { buildDeps } = await import('../src/deps.ts')
-  // The same unpaced built-in behind the app's own routes (`/v1` in the openai variant).
-  const deps = buildDeps({ config, logger, stores, provider: builtin })
+  // The same built-in behind the app's own routes (`/v1` in the openai variant).
+  const deps = buildDeps({ config, logger, stores, provider: served })
   deps.lifecycle.markReady()
   // Under /api/* so body limit, timeout and auth apply; its own prefix so it never collides with
   // the app's own routes; through `routes` so the whole chain runs.
@@ -241,7 +246,7 @@ interface Result {
 
 async function measure(variant: Variant): Promise<Result> {
   const settings = values.set.flatMap((pair) => ['--set', pair])
-  const child = fork(new URL(import.meta.url).pathname, ['--serve', variant, '--events', String(EVENTS), ...settings], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const child = fork(new URL(import.meta.url).pathname, ['--serve', variant, '--events', String(EVENTS), '--pace', values.pace, ...settings], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   child.on('exit', (code, signal) => { if (code) console.error(`${variant} server exited with ${code ?? signal}`) })
   const { port } = await new Promise<{ port: number }>((resolve) => child.once('message', (m) => resolve(m as { port: number })))
   const agent = new Agent({ keepAlive: false, maxSockets: Infinity })
@@ -287,7 +292,7 @@ async function main() {
   const all: Result[] = []
   console.log(
     `SSE bench: ${STREAMS} concurrent streams × ${EVENTS} deltas (+1 done); per round and variant a fresh server, ` +
-      `${WARMUP} warm-up batch(es), ${BATCHES} measured batch(es); ${rounds} round(s), node ${process.version}`,
+      `${WARMUP} warm-up batch(es), ${BATCHES} measured batch(es); ${rounds} round(s), app deltas paced ${values.pace} ms, node ${process.version}`,
   )
   for (let round = 1; round <= rounds; round++) {
     // Rotated as in bench/harness.ts: no variant always holds the same place in the sequence.
@@ -308,7 +313,7 @@ async function main() {
     const own = cpu(variant)
     console.log(
       `  ${variant.padEnd(10)} ${own[0].toFixed(2)} µs, ${median(own).toFixed(2)} µs [${own[0].toFixed(2)}–${own.at(-1)!.toFixed(2)}]  ` +
-        `${(own[0] / raw[0]).toFixed(2)}×, ${(median(own) / median(raw)).toFixed(2)}×`,
+        (raw.length > 0 ? `${(own[0] / raw[0]).toFixed(2)}×, ${(median(own) / median(raw)).toFixed(2)}×` : ''),
     )
   }
   if (variants.includes('openai') && variants.includes('pipeline')) {

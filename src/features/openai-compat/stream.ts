@@ -2,7 +2,7 @@ import type { Context } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import type { AppEnv } from '../../env.ts'
 import { scopeOf, StreamProgress, streamingResponse } from '../../pipeline/index.ts'
-import { FrameWriter, type Heartbeats } from '../chat/index.ts'
+import { FrameWriter, type Heartbeats, type JobEvent } from '../chat/index.ts'
 import type { Completion, CompletionHooks } from './completion.ts'
 import { completionProblem, openAIError } from './errors.ts'
 import { ChunkFrames, DONE_FRAME, errorFrame, type CompletionIdentity } from './wire.ts'
@@ -22,7 +22,8 @@ export interface CompletionStreamOptions {
  * A streamed completion. The response waits for the model's first event, so a failure before it
  * (an unknown conversation, an upstream that refuses) is a real HTTP status; after it, a failure is
  * one `data: {"error": …}` event and the end of the stream, and a client that hangs up cancels the
- * completion. Text deltas become chunks as they come; the client's tool calls, the finish reason and
+ * completion. Text deltas become chunks as they come (deltas that arrive while a write is pending
+ * share one chunk, as the chat streams coalesce them); the client's tool calls, the finish reason and
  * the usage follow the text, then `[DONE]`.
  */
 export async function completionStream(
@@ -33,11 +34,12 @@ export async function completionStream(
   const { identity, heartbeats, cancel } = options
   const frames = new ChunkFrames(identity)
   let writer: FrameWriter | undefined
-  const early: string[] = [frames.role()]
-  const emit = (frame: string) => (writer ? writer.push(frame) : early.push(frame))
+  // Text before the stream opened goes out in its first write, with the role.
+  let early = ''
+  const onText = (delta: string) => (writer ? writer.pushEvent({ seq: 0, type: 'message', delta }) : (early += delta))
   let answering!: () => void
   const answered = new Promise<void>((resolve) => (answering = resolve))
-  const running = start({ onText: (delta) => emit(frames.text(delta)), onActivity: answering })
+  const running = start({ onText, onActivity: answering })
   await Promise.race([answered, running])
 
   const progress = new StreamProgress()
@@ -45,8 +47,9 @@ export async function completionStream(
   const res = streamSSE(c, async (stream) => {
     readable = stream.responseReadable
     stream.onAbort(() => cancel.abort(new DOMException('The client went away', 'AbortError')))
-    const out = (writer = new FrameWriter(stream, progress))
-    out.push(early.join(''))
+    // Only text deltas are queued as events; FrameWriter joins a run of them into one.
+    const out = (writer = new FrameWriter(stream, progress, { format: (event: JobEvent) => (event.type === 'message' ? frames.text(event.delta) : '') }))
+    out.push(frames.role() + (early === '' ? '' : frames.text(early)))
     heartbeats.add(out)
     try {
       const completion = await running
