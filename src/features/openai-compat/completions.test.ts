@@ -165,6 +165,23 @@ describe('POST /v1/chat/completions through the openai SDK (built-in stand-in, s
     assert.equal(text, 'Hello')
   })
 
+  it('joins deltas that queue up behind a write into one chunk, losing and reordering nothing', async () => {
+    const model = controlledProvider()
+    const { app } = await testApp({ deps: { provider: model.provider } })
+    model.push('Hel')
+    const res = await app.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { ...AUTH.alice, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'controlled-1', messages: [{ role: 'user', content: 'hi' }], stream: true }),
+    })
+    // A burst within one event-loop turn: the stream writes it once.
+    model.push('lo', ', ', 'wor', 'ld')
+    model.end()
+    const contents = ((await ssePayloads(res)) as any[]).flatMap((p) => (p.choices?.[0]?.delta?.content ? [p.choices[0].delta.content] : []))
+    assert.equal(contents.join(''), 'Hello, world')
+    assert.ok(contents.length < 5, `coalesced: ${JSON.stringify(contents)}`)
+  })
+
   for (const stream of [false, true]) {
     it(`gives up on a silent model at REQUEST_TIMEOUT (default 30 s) with a 504 and cancels it (${stream ? 'streaming' : 'plain'})`, async () => {
       const model = controlledProvider()
