@@ -6,6 +6,9 @@
  *               the chat's FrameWriter does with a provider that never pauses): the floor for the rest,
  *   chat      — the chat routes, service and job log alone (fixed user, no middleware chain),
  *   pipeline  — the whole app (createApp middleware chain) + the chat service, job log and SSE route,
+ *   openai    — the whole app's `POST /v1/chat/completions` (`stream: true`, `include_usage`): the
+ *               OpenAI-compatible path, stateless (no job log), one `chat.completion.chunk` per delta
+ *               (and, instead of `done`, the usage chunk and `[DONE]`),
  * all sending the same M deltas plus a final `done` event: the words of the built-in provider's reply
  * (no pacing delay). The pipeline variants run that provider itself; the others iterate one async
  * generator over the same words. The message is sized so the reply is exactly M words. One variant
@@ -21,6 +24,7 @@
  *
  *   node_modules/.bin/node bench/sse.ts [--streams 1000] [--events 100] [--rounds 2] [--warmup 3] [--batches 3] [--variants raw,pipeline]
  *   node_modules/.bin/node bench/sse.ts --variants pipeline --set LOG_LEVEL=warn   # the app without its access log
+ *   node_modules/.bin/node bench/sse.ts --variants pipeline,openai --pace 15         # a model typing: one frame per delta
  *
  * A batch is --streams concurrent streams. Each server first serves --warmup unmeasured batches
  * (`--warmup 0` measures a cold process: JIT compilation then counts as streaming cost), then
@@ -45,7 +49,7 @@ import type { AppEnv } from '../src/env.ts'
 import { createBuiltinProvider } from '../src/providers/builtin/index.ts'
 import { KEY, rotated, settingsFrom } from './harness.ts'
 
-const VARIANTS = ['raw', 'hono', 'hono-batch', 'chat', 'pipeline'] as const
+const VARIANTS = ['raw', 'hono', 'hono-batch', 'chat', 'pipeline', 'openai'] as const
 type Variant = (typeof VARIANTS)[number]
 
 const { values } = parseArgs({
@@ -58,6 +62,8 @@ const { values } = parseArgs({
     /** Measured batches of --streams, one after another: CPU and time are summed over them. */
     batches: { type: 'string', default: '3' },
     variants: { type: 'string', default: VARIANTS.join(',') },
+    /** ms the app variants' built-in waits before each delta (the shipped 15 ms looks like a model typing); raw and hono never wait. */
+    pace: { type: 'string', default: '0' },
     /** Settings for the chat and pipeline variants' config, NAME=VALUE (repeatable), e.g. `--set LOG_LEVEL=warn`. */
     set: { type: 'string', multiple: true, default: [] },
     serve: { type: 'string' },
@@ -85,6 +91,8 @@ async function benchMessage(events: number): Promise<{ message: string; words: s
 }
 
 const builtin = createBuiltinProvider({ chunkDelayMs: 0 })
+/** What the app variants' servers answer with: deltas queue up unless paced, and are then coalesced into fewer frames. */
+const served = createBuiltinProvider({ chunkDelayMs: Number(values.pace) })
 const { message: MESSAGE, words: WORDS } = await benchMessage(EVENTS)
 
 async function* deltas(): AsyncGenerator<string> {
@@ -138,7 +146,7 @@ async function buildServer(variant: Variant): Promise<Server> {
     conversations: stores.conversations,
     memory: stores.memory,
     logger,
-    provider: builtin,
+    provider: served,
   })
   if (variant === 'chat') {
     // The chat feature alone: no middleware chain but a fixed user, to split app cost from chat cost.
@@ -154,7 +162,8 @@ async function buildServer(variant: Variant): Promise<Server> {
   // Imported only here, so the other variants do not depend on the app's wiring.
   const { createApp } = await import('../src/app.ts')
   const { buildDeps } = await import('../src/deps.ts')
-  const deps = buildDeps({ config, logger, stores })
+  // The same built-in behind the app's own routes (`/v1` in the openai variant).
+  const deps = buildDeps({ config, logger, stores, provider: served })
   deps.lifecycle.markReady()
   // Under /api/* so body limit, timeout and auth apply; its own prefix so it never collides with
   // the app's own routes; through `routes` so the whole chain runs.
@@ -187,9 +196,19 @@ function ask<T>(child: ChildProcess, message: string): Promise<T> {
   })
 }
 
+/** An OpenAI stream's `data:` frames, the text of their deltas, and whether it ended with `[DONE]`. */
+function readCompletionChunks(text: string): { frames: number; done: boolean; text: string } {
+  const frames = text.split('\n\n').filter((frame) => frame.startsWith('data: '))
+  const chunks = frames.slice(0, -1).map((frame) => JSON.parse(frame.slice(6)))
+  const delivered = chunks.map((chunk) => chunk.choices[0]?.delta.content ?? '').join('')
+  return { frames: frames.length, done: frames.at(-1) === 'data: [DONE]' && chunks.at(-1)?.usage !== undefined, text: delivered }
+}
+
+const OPENAI_BODY = JSON.stringify({ model: 'builtin', messages: [{ role: 'user', content: MESSAGE }], stream: true, stream_options: { include_usage: true } })
+
 function openStream(agent: Agent, port: number, variant: Variant): Promise<{ frames: number; done: boolean; text: string }> {
-  const body = JSON.stringify({ message: MESSAGE })
-  const path = variant === 'pipeline' || variant === 'chat' ? '/api/bench/chat/stream' : '/api/v1/chat/stream'
+  const body = variant === 'openai' ? OPENAI_BODY : JSON.stringify({ message: MESSAGE })
+  const path = variant === 'openai' ? '/v1/chat/completions' : variant === 'pipeline' || variant === 'chat' ? '/api/bench/chat/stream' : '/api/v1/chat/stream'
   return new Promise((resolve, reject) => {
     const req = request(
       { agent, host: '127.0.0.1', port, method: 'POST', path, headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
@@ -199,6 +218,7 @@ function openStream(agent: Agent, port: number, variant: Variant): Promise<{ fra
         res.setEncoding('utf8')
         res.on('data', (chunk: string) => (text += chunk))
         res.on('end', () => {
+          if (variant === 'openai') return resolve(readCompletionChunks(text))
           const frames = text.split('\n\n').filter((frame) => frame.startsWith('event: '))
           const delivered = frames.filter((frame) => frame.startsWith('event: message')).map((frame) => JSON.parse(/^data: (.*)$/m.exec(frame)![1]).delta).join('')
           const ids = frames.map((frame) => Number(/^id: (\d+)$/m.exec(frame)?.[1]))
@@ -226,7 +246,7 @@ interface Result {
 
 async function measure(variant: Variant): Promise<Result> {
   const settings = values.set.flatMap((pair) => ['--set', pair])
-  const child = fork(new URL(import.meta.url).pathname, ['--serve', variant, '--events', String(EVENTS), ...settings], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const child = fork(new URL(import.meta.url).pathname, ['--serve', variant, '--events', String(EVENTS), '--pace', values.pace, ...settings], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   child.on('exit', (code, signal) => { if (code) console.error(`${variant} server exited with ${code ?? signal}`) })
   const { port } = await new Promise<{ port: number }>((resolve) => child.once('message', (m) => resolve(m as { port: number })))
   const agent = new Agent({ keepAlive: false, maxSockets: Infinity })
@@ -272,7 +292,7 @@ async function main() {
   const all: Result[] = []
   console.log(
     `SSE bench: ${STREAMS} concurrent streams × ${EVENTS} deltas (+1 done); per round and variant a fresh server, ` +
-      `${WARMUP} warm-up batch(es), ${BATCHES} measured batch(es); ${rounds} round(s), node ${process.version}`,
+      `${WARMUP} warm-up batch(es), ${BATCHES} measured batch(es); ${rounds} round(s), app deltas paced ${values.pace} ms, node ${process.version}`,
   )
   for (let round = 1; round <= rounds; round++) {
     // Rotated as in bench/harness.ts: no variant always holds the same place in the sequence.
@@ -293,8 +313,12 @@ async function main() {
     const own = cpu(variant)
     console.log(
       `  ${variant.padEnd(10)} ${own[0].toFixed(2)} µs, ${median(own).toFixed(2)} µs [${own[0].toFixed(2)}–${own.at(-1)!.toFixed(2)}]  ` +
-        `${(own[0] / raw[0]).toFixed(2)}×, ${(median(own) / median(raw)).toFixed(2)}×`,
+        (raw.length > 0 ? `${(own[0] / raw[0]).toFixed(2)}×, ${(median(own) / median(raw)).toFixed(2)}×` : ''),
     )
+  }
+  if (variants.includes('openai') && variants.includes('pipeline')) {
+    const [openai, chat] = [cpu('openai'), cpu('pipeline')]
+    console.log(`\n/v1/chat/completions against /api/v1/chat/stream, CPU per delivered delta: ${(openai[0] / chat[0]).toFixed(2)}× best, ${(median(openai) / median(chat)).toFixed(2)}× median`)
   }
 }
 

@@ -8,6 +8,7 @@ import { memoryRoutes } from './features/memory/index.ts'
 import { toolRoutes } from './features/tools/index.ts'
 import { chatRoutesFromConfig } from './features/chat/index.ts'
 import { wsRoutes } from './features/ws/index.ts'
+import { OPENAI_ERRORS, openAIRoutesFromConfig } from './features/openai-compat/index.ts'
 import { accessLog } from './middleware/access-log/index.ts'
 import { auth } from './middleware/auth/index.ts'
 import { bodyLimit } from './middleware/body-limit/index.ts'
@@ -30,8 +31,11 @@ const STREAMING = /\/(stream|events)$|^\/ws$/
 /** A path with a segment that starts with a dot, raw or percent-encoded. */
 const DOTFILE = /\/(\.|%2e)/i
 
-/** Chat routes take the larger body limit: an AI SDK request carries the whole conversation. */
-const CHAT = (path: string) => path === '/api/v1/chat' || path.startsWith('/api/v1/chat/')
+/** Chat routes take the larger body limit: an AI SDK or OpenAI request carries the whole conversation. */
+const CHAT = (path: string) => path === '/api/v1/chat' || path.startsWith('/api/v1/chat/') || path === '/v1/chat/completions'
+
+/** The OpenAI-compatible API, where clients parse OpenAI's error shape instead of problem+json. */
+const OPENAI = '/v1'
 
 /** The limiter's settings from config: per-client bucket (burst, per-minute refill) plus the global one. */
 export function rateLimitOptions(deps: AppDeps): RateLimitOptions {
@@ -71,7 +75,8 @@ export function createApp(deps: AppDeps): App {
     () => deps.clock.now(),
   )
   const prometheus = metrics({ registry: deps.metrics })
-  const underApi = { under: '/api' }
+  // Authentication, body limits and the request timeout guard our API and the OpenAI-compatible one.
+  const underApi = { under: ['/api', OPENAI] }
   // The seed's chain, in its order. Recovery is the pipeline's and the app's `onError` plus
   // `notFound`: every throw and rejection ends there.
   const chain: (ChainEntry | false)[] = [
@@ -90,7 +95,7 @@ export function createApp(deps: AppDeps): App {
   ]
   const pipeline = createPipeline(
     chain.filter((entry) => entry !== false),
-    { onError, report },
+    { onError, report, formats: [{ placement: { under: OPENAI }, format: OPENAI_ERRORS }] },
   )
 
   const app: App = {
@@ -113,6 +118,19 @@ export function createApp(deps: AppDeps): App {
     .route('/', toolRoutes(deps.tools))
     .route('/', chatRoutesFromConfig(deps.chat, config, { clock: deps.clock }))
   app.route('/api/v1', api)
+  app.route(
+    OPENAI,
+    openAIRoutesFromConfig({
+      config,
+      provider: deps.provider,
+      tools: deps.tools,
+      conversations: deps.stores.conversations,
+      memory: deps.stores.memory,
+      clock: deps.clock,
+      // The same per-user running cap and start budget as every other chat transport.
+      admit: (userId) => deps.chat.admit(userId),
+    }),
+  )
 
   if (deps.upgradeWebSocket && server.websocket.enabled) {
     app.route(

@@ -27,7 +27,7 @@ export const defaults: ConfigInput = {
       enabled: true,
       allowed_origins: [],
       allowed_methods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
-      allowed_headers: ['Authorization', 'Content-Type', 'X-Request-ID', 'If-Match', 'Last-Event-ID', 'Idempotency-Key'],
+      allowed_headers: ['Authorization', 'Content-Type', 'X-Request-ID', 'If-Match', 'Last-Event-ID', 'Idempotency-Key', 'X-Conversation-Id', 'X-Assistant-Memory', 'X-Assistant-Tools'],
       exposed_headers: [
         'X-Request-ID',
         'X-RateLimit-Limit',
@@ -75,6 +75,7 @@ export const defaults: ConfigInput = {
     base_url: null,
     api_key: null,
     model: 'builtin',
+    models: [],
     temperature: 0.7,
     max_tokens: 1024,
     connect_timeout: '10s',

@@ -104,6 +104,8 @@ export const configSchema = z
       base_url: z.string().url().nullable(),
       api_key: nullableString,
       model: z.string().min(1),
+      /** More upstream model ids a client may choose at `/v1` (`ai.model` is always offered). */
+      models: z.array(z.string().min(1).max(200)),
       temperature: z.number().min(0).max(2),
       max_tokens: positiveInt,
       connect_timeout: duration,

@@ -95,3 +95,12 @@ export function problemBody(problem: HttpProblem, requestId: string): Record<str
   }
 }
 
+
+/**
+ * How problems are written on the wire. RFC 9457 (`problemBody`) by default; a route family whose
+ * clients parse another shape (OpenAI's `{error}` under `/v1`) gets its own through the pipeline.
+ */
+export interface ProblemFormat {
+  contentType: string
+  body(problem: HttpProblem, requestId: string): unknown
+}

@@ -6,7 +6,7 @@ import { AUTH, testApp } from '../../test/helpers/app.ts'
 import { appWith, FORMS } from '../../test/helpers/forms.ts'
 import type { AppEnv } from '../env.ts'
 import { HttpProblem } from '../kernel/problem.ts'
-import { createPipeline, defineMiddleware, placed, type Stage } from './index.ts'
+import { createPipeline, defineMiddleware, placed, problem, type Stage } from './index.ts'
 
 /** A stage that records its hooks in `log`, optionally answering, throwing or waiting in `before`. */
 function recorder(name: string, log: string[], behaviour: { answer?: number; fail?: boolean; async?: boolean; around?: boolean } = {}) {
@@ -225,6 +225,33 @@ describe('createPipeline', () => {
     const app = appWith('pipeline', [recorder('a', log), plain], routes, { onError })
     assert.equal(await (await app.request('/ok')).text(), 'handler')
     assert.deepEqual(log, ['a:before', 'plain-in', 'plain-out', 'a:after 200'])
+  })
+
+  it('places a stage under any of several prefixes, and writes problems in the format placed there', async () => {
+    const log: string[] = []
+    const refuse = defineMiddleware({ name: 'refuse', before: () => {
+      log.push('refuse')
+      throw new HttpProblem(403, { detail: 'no' })
+    } })
+    const other = { contentType: 'application/vnd.other+json', body: (thrown: HttpProblem) => ({ failed: `${thrown.status} ${thrown.detail}` }) }
+    const chain = createPipeline([placed(refuse, { under: ['/a', '/b'] })], {
+      onError: (error, c) => problem(c, error as HttpProblem),
+      report: () => {},
+      formats: [{ placement: { under: '/b' }, format: other }],
+    })
+    const app = new Hono<AppEnv>()
+    chain.mount(app, '/', new Hono<AppEnv>().get('/a/x', (c) => c.text('a')).get('/b/x', (c) => c.text('b')).get('/c/x', (c) => c.text('c')))
+    app.notFound(chain.notFound((c) => problem(c, new HttpProblem(404, { detail: 'none' }))))
+    const a = await app.request('/a/x')
+    assert.deepEqual([a.status, a.headers.get('content-type')], [403, 'application/problem+json'])
+    const b = await app.request('/b/x')
+    assert.deepEqual([b.status, b.headers.get('content-type'), await b.json()], [403, 'application/vnd.other+json', { failed: '403 no' }])
+    assert.equal(await (await app.request('/c/x')).text(), 'c')
+    // Unmatched paths are placed by path, the format too.
+    const missing = await app.request('/b/missing')
+    assert.deepEqual([missing.status, await missing.json()], [403, { failed: '403 no' }])
+    assert.deepEqual(log, ['refuse', 'refuse', 'refuse'])
+    assert.equal((await app.request('/c/missing')).headers.get('content-type'), 'application/problem+json')
   })
 })
 

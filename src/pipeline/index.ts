@@ -1,20 +1,21 @@
 import type { ErrorHandler, Handler, Hono, MiddlewareHandler, Next, NotFoundHandler } from 'hono'
 import type { AppEnv } from '../env.ts'
 import type { FailureReport } from './finish.ts'
+import type { ProblemFormat } from '../kernel/problem.ts'
 import { runner, type Call } from './runner.ts'
 import { scopeOf, UNMATCHED_ROUTE } from './scope.ts'
 import type { Stage, StageMiddleware } from './stage.ts'
 
 export { StreamProgress, utf8Length, type EndListener, type ResponseEnd } from './end.ts'
 export { throttledReport, type FailureReport } from './finish.ts'
-export { empty, json, problem, PROBLEM_CONTENT_TYPE, send, streamingResponse } from './respond.ts'
+export { empty, json, problem, PROBLEM_CONTENT_TYPE, RFC9457, send, streamingResponse } from './respond.ts'
 export { RequestScope, scopeOf, UNMATCHED_ROUTE } from './scope.ts'
 export { defineMiddleware, type Outcome, type Stage, type StageMiddleware } from './stage.ts'
 
 /** Where a middleware of the chain applies, decided by route template (and for unmatched requests by path). */
 export interface Placement {
-  /** Only at `prefix` and below (`/api` covers `/api` and `/api/...`). */
-  under?: string
+  /** Only at a prefix and below (`/api` covers `/api` and `/api/...`); a list means any of them. */
+  under?: string | readonly string[]
   /** Only where this returns true. */
   only?: (path: string) => boolean
   /** Not where this returns true. */
@@ -33,6 +34,8 @@ export interface PipelineOptions {
   onError: ErrorHandler<AppEnv>
   /** Where observers' failures go (the app logs them). */
   report: FailureReport
+  /** Problem formats other than RFC 9457, by placement; the first that applies wins. */
+  formats?: { placement: Placement; format: ProblemFormat }[]
 }
 
 function stageOf(middleware: StageMiddleware | MiddlewareHandler<AppEnv>): Stage {
@@ -41,10 +44,13 @@ function stageOf(middleware: StageMiddleware | MiddlewareHandler<AppEnv>): Stage
   return { name: middleware.name || 'middleware', around: (c, _scope, next) => middleware(c, async () => next()) as Promise<void> }
 }
 
+const isUnder = (path: string, prefix: string) => path === prefix || path.startsWith(`${prefix}/`)
+
 function applies(placement: Placement | undefined, path: string): boolean {
   if (!placement) return true
   const { under, only, except } = placement
-  if (under !== undefined && path !== under && !path.startsWith(`${under}/`)) return false
+  if (typeof under === 'string' && !isUnder(path, under)) return false
+  if (typeof under === 'object' && !under.some((prefix) => isUnder(path, prefix))) return false
   if (only && !only(path)) return false
   return !(except && except(path))
 }
@@ -82,6 +88,8 @@ export function createPipeline(entries: ChainEntry[], options: PipelineOptions) 
   const chain = entries.map((entry) =>
     'placement' in entry ? { stage: stageOf(entry.middleware), placement: entry.placement } : { stage: stageOf(entry), placement: undefined },
   )
+  const formats = options.formats ?? []
+  const formatAt = (path: string) => formats.find((entry) => applies(entry.placement, path))?.format
   const runners = new Map<string, ReturnType<typeof runner>>()
   /** The runner for the stages that apply at `path`; one per distinct set. */
   const runnerFor = (path: string) => {
@@ -96,6 +104,7 @@ export function createPipeline(entries: ChainEntry[], options: PipelineOptions) 
   function wrap(handler: Handler<AppEnv> | MiddlewareHandler<AppEnv>, route: string): Handler<AppEnv> {
     const call = handler as Call
     const run = runnerFor(route)
+    const format = formatAt(route)
     return function pipelineEndpoint(c, next) {
       const scope = scopeOf(c)
       if (scope.entered) return call(c, next) as Response | Promise<Response>
@@ -104,6 +113,7 @@ export function createPipeline(entries: ChainEntry[], options: PipelineOptions) 
       scope.entered = true
       scope.owned = true
       scope.route = route
+      if (format) scope.problemFormat = format
       return run(c, scope, call, next)
     }
   }
@@ -136,6 +146,7 @@ export function createPipeline(entries: ChainEntry[], options: PipelineOptions) 
       scope.entered = true
       scope.owned = true
       scope.route = UNMATCHED_ROUTE
+      scope.problemFormat = formatAt(c.req.path)
       return run(c, scope, call, missingNext) as Response | Promise<Response>
     }
   }

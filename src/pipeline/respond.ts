@@ -1,9 +1,12 @@
 import type { Context } from 'hono'
 import { getRuntimeKey } from 'hono/adapter'
-import { problemBody, type HttpProblem } from '../kernel/problem.ts'
+import { problemBody, type HttpProblem, type ProblemFormat } from '../kernel/problem.ts'
 import { scopeOf } from './scope.ts'
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
+
+/** The default problem format; the pipeline's `formats` choose another for some routes. */
+export const RFC9457: ProblemFormat = { contentType: PROBLEM_CONTENT_TYPE, body: problemBody }
 
 type Build = (body: string | ReadableStream<Uint8Array> | null, status: number, headers: Record<string, string>) => Response
 
@@ -55,10 +58,14 @@ export function empty(c: Context, status: number, extra?: Record<string, string>
   return send(c, null, status, null, extra)
 }
 
-/** An RFC 9457 problem carrying the request id, with the problem's own headers (`Retry-After`, `Allow`). */
+/**
+ * A problem carrying the request id, with the problem's own headers (`Retry-After`, `Allow`), in the
+ * format of the route (RFC 9457 unless the pipeline chose another for it).
+ */
 export function problem(c: Context, thrown: HttpProblem): Response {
   const requestId = (c.get('requestId') as string | undefined) ?? ''
-  return send(c, JSON.stringify(problemBody(thrown, requestId)), thrown.status, PROBLEM_CONTENT_TYPE, thrown.headers)
+  const format = scopeOf(c).problemFormat ?? RFC9457
+  return send(c, JSON.stringify(format.body(thrown, requestId)), thrown.status, format.contentType, thrown.headers)
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { Context } from 'hono'
 import { matchedRoutes } from 'hono/route'
 import type { EndListener, StreamProgress } from './end.ts'
+import type { ProblemFormat } from '../kernel/problem.ts'
 
 /** The one route label every request that matched no endpoint gets (404, 405, static files, preflights). */
 export const UNMATCHED_ROUTE = 'unmatched'
@@ -34,6 +35,8 @@ export class RequestScope {
   streamed: Response | undefined = undefined
   progress: StreamProgress | undefined = undefined
   ends: EndListener[] | undefined = undefined
+  /** How this request's problems are written; RFC 9457 when unset. */
+  problemFormat: ProblemFormat | undefined = undefined
 
   /** `performance.now()` when the response came to exist: read by the first observer to ask, shared by all. */
   responded(): number {

@@ -28,6 +28,11 @@ export interface ChatRequest {
   model?: string
   temperature?: number
   maxTokens?: number
+  topP?: number
+  /** Up to four sequences where the model stops. */
+  stop?: string[]
+  /** OpenAI's `tool_choice`, passed to the upstream as given (the built-in ignores it). */
+  toolChoice?: 'none' | 'auto' | 'required' | { type: 'function'; function: { name: string } }
   /** Cancels the upstream call; the iterator then ends by throwing an AbortError. */
   signal: AbortSignal
 }

@@ -8,6 +8,7 @@ import { healthChecks } from './health.ts'
 import { meChecks } from './me.ts'
 import { memoryChecks } from './memory.ts'
 import { metricsChecks } from './metrics.ts'
+import { openAIChecks } from './openai.ts'
 import { rateLimitChecks } from './rate-limit.ts'
 import { requestIdChecks } from './request-id.ts'
 import { securityHeaderChecks } from './security-headers.ts'
@@ -36,6 +37,7 @@ export const AREAS: ((target: TargetRef) => void)[] = [
   memoryChecks,
   toolChecks,
   chatChecks,
+  openAIChecks,
   webSocketChecks,
 ]
 

@@ -266,5 +266,32 @@ export function webSocketChecks(target: TargetRef): void {
       assert.equal((await laptop.next((f) => f.type === 'unsubscribed')).conversation_id, conversationId)
       for (const client of [phone, laptop, intruder]) await close(client)
     })
+
+    it('fans out a /v1 completion stored with X-Conversation-Id to the subscribed sockets', async () => {
+      const { alice } = target().users
+      const conversationId = `openai-sync-${Date.now()}`
+      const client = await connect(alice.key)
+      const complete = () =>
+        call(target(), '/v1/chat/completions', {
+          method: 'POST',
+          headers: { authorization: `Bearer ${alice.key}`, 'content-type': 'application/json', 'x-conversation-id': conversationId },
+          body: JSON.stringify({ model: 'builtin', messages: [{ role: 'user', content: 'from an OpenAI client' }] }),
+        })
+      // The first completion creates the conversation, so it can be subscribed to.
+      const first = await complete()
+      assert.equal(first.status, 200, first.text)
+      client.send({ type: 'subscribe', conversation_id: conversationId })
+      assert.deepEqual(await client.next(), { type: 'subscribed', conversation_id: conversationId })
+      if (target().crossRequestIo) {
+        const second = await complete()
+        const reply = second.json().choices[0].message.content
+        const saved = await client.seen((f) => f.type === 'message' && f.message.role === 'assistant' && f.message.content === reply)
+        assert.equal(saved.conversation_id, conversationId)
+      }
+      // workerd: the hub may not write to this socket from another request; the store shows the exchange.
+      const shown = await call(target(), `/api/v1/conversations/${conversationId}`, as(alice.key))
+      assert.deepEqual(shown.json().messages.slice(0, 2).map((m: { role: string }) => m.role), ['user', 'assistant'])
+      await close(client)
+    })
   })
 }

@@ -1,69 +1,15 @@
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { after, before, beforeEach, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { setTimeout as delay } from 'node:timers/promises'
 import { ManualClock } from '../../src/kernel/clock.ts'
 import { createOpenAIProvider, parseRetryAfter, type OpenAIProviderOptions } from '../../src/providers/openai/index.ts'
 import { ProviderError, type ChatRequest, type ProviderEvent } from '../../src/providers/ports.ts'
+import { CHUNK, chunk, closedWithin, scriptedUpstream, startSse, until, USAGE } from '../helpers/openai-upstream.ts'
 
-/** A scripted OpenAI-compatible server: each test installs the handler for its requests. */
-interface Recorded {
-  method: string
-  url: string
-  headers: IncomingMessage['headers']
-  body: any
-}
-
-type Script = (req: IncomingMessage, res: ServerResponse, attempt: number) => void | Promise<void>
-
-const upstream = {
-  server: undefined as Server | undefined,
-  baseUrl: '',
-  requests: [] as Recorded[],
-  script: (() => {}) as Script,
-  closed: [] as Promise<void>[],
-}
-
-before(async () => {
-  upstream.server = createServer(async (req, res) => {
-    let text = ''
-    for await (const chunk of req) text += chunk
-    upstream.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: text ? JSON.parse(text) : undefined })
-    // 'close' on the response fires when the client drops the connection before the end.
-    upstream.closed.push(once(res, 'close').then(() => {}))
-    await upstream.script(req, res, upstream.requests.length)
-  })
-  upstream.server.listen(0, '127.0.0.1')
-  await once(upstream.server, 'listening')
-  const { port } = upstream.server.address() as AddressInfo
-  upstream.baseUrl = `http://127.0.0.1:${port}/v1`
-})
-
-after(async () => {
-  upstream.server?.closeAllConnections()
-  upstream.server?.close()
-})
-
-beforeEach(() => {
-  upstream.requests = []
-  upstream.closed = []
-})
-
-const CHUNK = { id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1700000000, model: 'gpt-test' }
-
-function chunk(choice: Record<string, unknown> | null, extra: Record<string, unknown> = {}): string {
-  const choices = choice === null ? [] : [{ index: 0, logprobs: null, finish_reason: null, ...choice }]
-  return `data: ${JSON.stringify({ ...CHUNK, choices, ...extra })}\n\n`
-}
-
-const USAGE = { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 }
-
-function startSse(res: ServerResponse): void {
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' })
-  res.flushHeaders()
-}
+const upstream = scriptedUpstream()
 
 function provider(options: Partial<OpenAIProviderOptions> = {}) {
   return createOpenAIProvider({
@@ -92,26 +38,10 @@ function text(events: ProviderEvent[]): string {
   return events.map((event) => (event.type === 'text' ? event.delta : '')).join('')
 }
 
-/** Waits (bounded) until `check()` holds: for network events, never for time to pass. */
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (const deadline = Date.now() + 5_000; !check(); ) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await delay(1)
-  }
-}
-
 /** A logger that records the retries the provider announces (`delay_ms` of each). */
 function retryLog() {
   const delays: number[] = []
   return { delays, logger: { debug: (fields: { delay_ms: number }) => void delays.push(fields.delay_ms), warn: () => {} } }
-}
-
-/** Resolves when the upstream saw the connection close, or fails after `ms`. */
-async function closedWithin(ms: number): Promise<void> {
-  const timeout = delay(ms).then(() => {
-    throw new Error(`upstream connection still open after ${ms} ms`)
-  })
-  await Promise.race([upstream.closed[upstream.closed.length - 1], timeout])
 }
 
 describe('OpenAI-compatible provider against a scripted upstream', () => {
@@ -418,7 +348,7 @@ describe('OpenAI-compatible provider against a scripted upstream', () => {
     await clock.advance(1)
     await assert.rejects(rest, (error: unknown) => error instanceof ProviderError && error.code === 'timeout' && /stopped sending/.test(error.message))
     assert.equal(upstream.requests.length, 1, 'a timeout after the first token is not retried')
-    await closedWithin(1_000)
+    await closedWithin(upstream, 1_000)
   })
 
   it('times out when the response headers never come', async () => {
@@ -432,7 +362,7 @@ describe('OpenAI-compatible provider against a scripted upstream', () => {
     await clock.advance(1)
     await assert.rejects(pending, (error: unknown) => error instanceof ProviderError && error.code === 'timeout' && /did not answer/.test(error.message))
     assert.equal(upstream.requests.length, 1)
-    await closedWithin(1_000)
+    await closedWithin(upstream, 1_000)
   })
 
   it('closes the upstream connection within 1 s when the signal aborts mid-stream', async () => {
@@ -453,7 +383,7 @@ describe('OpenAI-compatible provider against a scripted upstream', () => {
       (error: unknown) => error instanceof DOMException && error.name === 'AbortError',
     )
     assert.equal(text(seen), 'first')
-    await closedWithin(1_000)
+    await closedWithin(upstream, 1_000)
   })
 
   it('closes the upstream connection when the consumer stops reading early', async () => {
@@ -465,7 +395,7 @@ describe('OpenAI-compatible provider against a scripted upstream', () => {
       assert.equal(event.type, 'text')
       break
     }
-    await closedWithin(1_000)
+    await closedWithin(upstream, 1_000)
   })
 
   it('rejects at once with an AbortError when the signal is already aborted', async () => {
@@ -521,7 +451,7 @@ describe('OpenAI-compatible provider health check', () => {
     await until(() => upstream.requests.length === 1, 'the probe to reach the upstream')
     controller.abort()
     await assert.rejects(check)
-    await closedWithin(1_000)
+    await closedWithin(upstream, 1_000)
   })
 })
 

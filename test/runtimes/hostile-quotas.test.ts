@@ -6,7 +6,8 @@ import { startServerProcess, type ServerProcess } from '../helpers/process.ts'
 // Per-user caps against the Node process, at the shipped defaults unless a test is about a setting.
 const KEY = 'quota-test-key-0123456789ab'
 const OTHER = 'quota-test-key-other-012345'
-const API_KEYS = `mallory:${KEY},alice:${OTHER}`
+const CAROL = 'quota-test-key-carol-012345'
+const API_KEYS = `mallory:${KEY},alice:${OTHER},carol:${CAROL}`
 
 type Frame = Record<string, any>
 
@@ -53,6 +54,22 @@ describe('per-user chat caps over WebSocket (shipped defaults)', () => {
     await until(() => alice.frames.some((frame) => frame.type === 'done' || frame.type === 'error'), 5000)
     assert.ok(alice.frames.some((frame) => frame.type === 'started'), JSON.stringify(alice.frames.at(-1)))
     for (const socket of [...sockets, alice]) socket.ws.close()
+  })
+
+  it('holds OpenAI-compatible completions to the same running cap: 10 at once start at most 4', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        fetch(`http://127.0.0.1:${server.port}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${CAROL}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'builtin', messages: [{ role: 'user', content: 'tell me something long enough to take a while' }] }),
+        }).then(async (res) => ({ status: res.status, body: await res.json() })),
+      ),
+    )
+    const ok = answers.filter((answer) => answer.status === 200)
+    const capped = answers.filter((answer) => answer.status === 429 && /already running/.test(answer.body.error?.message))
+    assert.ok(ok.length >= 1 && ok.length <= 4, `${ok.length} completed`)
+    assert.equal(ok.length + capped.length, 10, JSON.stringify(answers.map((answer) => answer.status)))
   })
 
   it('answers an over-long or blank WebSocket chat message with an invalid_request error frame', async () => {

@@ -41,6 +41,8 @@ export interface ContextBuilder {
    * with no history to load.
    */
   build(userId: string, conversationId: string, message: string, fresh: boolean): Promise<ChatMessage[]>
+  /** The user's memory notes relevant to `query`, as one system message; null when there are none. */
+  notes(userId: string, query: string): Promise<ChatMessage | null>
 }
 
 /** What the model sees of the past: memory notes and history, bounded. */
@@ -80,5 +82,6 @@ export function createContextBuilder(options: ContextOptions): ContextBuilder {
       const context = await notes(userId, message)
       return [...(context ? [context] : []), ...past, { role: 'user', content: message }]
     },
+    notes,
   }
 }

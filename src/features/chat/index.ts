@@ -13,14 +13,15 @@ import type { ChatTools } from './tool-loop.ts'
 
 export { createAdmission, type Admission, type AdmissionOptions } from './admission.ts'
 export { chatRoutes, type ChatRoutesOptions } from './chat.routes.ts'
-export { estimateTokens, fitHistory } from './context.ts'
+export { createContextBuilder, estimateTokens, fitHistory, type ContextBuilder } from './context.ts'
 export { eventStreamFormatter, uiMessageFormatter, type FrameFormatter } from './formatters.ts'
 export { chatGateway } from './gateway.ts'
 export { createInMemoryJobManager, eventData, type ChatJob, type DataEvent, type InMemoryJobManager, type JobEvent, type JobHandle, type JobListener, type JobManager, type JobStats, type JobStatus, type TextEvent } from './jobs.ts'
 export { resultOf, type ChatResult } from './result.ts'
 export { createChatService, type ChatInput, type ChatService, type ChatServiceOptions } from './service.ts'
 export { eventStream, FrameWriter, Heartbeats, type StreamCounters } from './sse.ts'
-export type { ChatTools } from './tool-loop.ts'
+export { createToolLoop, Reply, type ChatTools, type LoopSink, type ModelSettings, type ToolLoop } from './tool-loop.ts'
+export { createChatPersistence, type ChatPersistence } from './persistence.ts'
 
 export interface ChatFeatureOptions {
   config: Pick<Config, 'chat' | 'tools' | 'ai'>

@@ -5,7 +5,7 @@ import { problems } from '../../kernel/problem.ts'
 import { ProviderError, type ChatProvider } from '../../providers/ports.ts'
 import { providerProblem } from '../../providers/problem.ts'
 import { IdTakenError, type ConversationStore, type MemoryStore } from '../../storage/ports.ts'
-import { createAdmission, type Admission } from './admission.ts'
+import { createAdmission, type Admission, type Release } from './admission.ts'
 import { GenerationBudget } from './budget.ts'
 import { createContextBuilder, estimateTokens } from './context.ts'
 import type { ChatJob, JobManager } from './jobs.ts'
@@ -62,6 +62,11 @@ export interface ChatService {
    * busy) and starts generating in the background.
    */
   start(userId: string, input: ChatInput): Promise<ChatJob>
+  /**
+   * Takes one of the user's generation slots and a start from their budget (429 problem when spent),
+   * for generations that run outside `start` (the OpenAI-compatible completions).
+   */
+  admit(userId: string): Promise<Release>
   /** The conversation if the user owns it, else a 404 problem. */
   conversation(userId: string, conversationId: string): Promise<void>
   readonly jobs: JobManager
@@ -161,6 +166,7 @@ export function createChatService(options: ChatServiceOptions): ChatService {
   return {
     jobs,
     conversation,
+    admit: (userId) => admission.admit(userId),
     async start(userId, input) {
       admission.checkMessage(input.message)
       const release = await admission.admit(userId)

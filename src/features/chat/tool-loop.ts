@@ -1,7 +1,7 @@
 import { toProblem } from '../../errors/problem.ts'
 import type { Clock, TimerHandle } from '../../kernel/clock.ts'
 import { HttpProblem, problems } from '../../kernel/problem.ts'
-import type { ChatMessage, ChatProvider, ToolCall, ToolDefinition, Usage } from '../../providers/ports.ts'
+import type { ChatMessage, ChatProvider, ChatRequest, FinishReason, ToolCall, ToolDefinition, Usage } from '../../providers/ports.ts'
 import type { ChatJob } from './jobs.ts'
 
 /** The part of the tool registry chat needs (src/features/tools implements it). */
@@ -11,15 +11,19 @@ export interface ChatTools {
   execute(name: string, args: unknown, context: { userId: string; signal: AbortSignal }): Promise<{ result: unknown; duration_ms: number }>
 }
 
-/** Where the loop reports as it goes: the job's log, whose signal also cancels the model and the tools. */
-export type LoopSink = Pick<ChatJob, 'userId' | 'signal' | 'appendText' | 'append'>
+/**
+ * Where the loop reports as it goes: a job's log (`ChatJob`), whose signal also cancels the model and
+ * the tools, or a stateless response.
+ */
+export interface LoopSink {
+  readonly userId: string
+  readonly signal: AbortSignal
+  appendText(delta: string): unknown
+  append(type: 'tool_call' | 'tool_result', data: Record<string, unknown>): unknown
+}
 
 /** Per-request choices passed to the provider. */
-export interface ModelSettings {
-  model?: string
-  temperature?: number
-  maxTokens?: number
-}
+export type ModelSettings = Pick<ChatRequest, 'model' | 'temperature' | 'maxTokens' | 'topP' | 'stop' | 'toolChoice'>
 
 /**
  * The reply as the rounds build it. The caller keeps it, so a stopped or failed generation can
@@ -37,6 +41,8 @@ export class Reply {
   promptChars = 0
   /** Each tool call's arguments and result or error, saved with the reply (the widget shows them when reopened). */
   readonly toolTrace: Record<string, unknown>[] = []
+  /** How the last round ended, as the provider reported it. */
+  finishReason: FinishReason | undefined
 
   constructor(model: string) {
     this.model = model
@@ -71,8 +77,13 @@ export interface ToolLoop {
    * each requested tool runs (bounded by the tool timeout), logged as `tool_call` and `tool_result`
    * events, and its result is fed back. `onActivity` is called on every provider event and after
    * every tool call. Rejects with the signal's reason once `sink.signal` aborts.
+   *
+   * `clientTools`: tools the caller runs itself (OpenAI's `tools`), offered beside the server's (a
+   * client's tool shadows a server tool of its name). A round that calls any of them ends the loop,
+   * and those calls are what it resolves to, for the caller to answer; server calls of that round are
+   * not run. Without `clientTools` it always resolves to none.
    */
-  run(sink: LoopSink, messages: ChatMessage[], reply: Reply, settings: ModelSettings, onActivity: () => void): Promise<void>
+  run(sink: LoopSink, messages: ChatMessage[], reply: Reply, settings: ModelSettings, onActivity: () => void, clientTools?: ToolDefinition[]): Promise<ToolCall[]>
 }
 
 export function createToolLoop(options: ToolLoopOptions): ToolLoop {
@@ -126,6 +137,7 @@ export function createToolLoop(options: ToolLoopOptions): ToolLoop {
         calls.push(event.call)
       } else {
         reply.model = event.model || reply.model
+        reply.finishReason = event.reason
         if (event.usage) reply.addUsage(event.usage)
       }
     }
@@ -134,13 +146,17 @@ export function createToolLoop(options: ToolLoopOptions): ToolLoop {
   }
 
   return {
-    async run(sink, messages, reply, settings, onActivity) {
-      const definitions = tools?.definitions() ?? []
+    async run(sink, messages, reply, settings, onActivity, clientTools) {
+      const clientNames = new Set(clientTools?.map((tool) => tool.name))
+      const definitions = (tools?.definitions() ?? []).filter((tool) => !clientNames.has(tool.name))
       for (let rounds = 0; ; rounds++) {
         const offerTools = definitions.length > 0 && rounds < maxRounds
+        const offered = [...(offerTools ? definitions : []), ...(clientTools ?? [])]
         const textBefore = reply.deltas.length
-        const calls = await round(sink, messages, reply, settings, offerTools ? definitions : undefined, onActivity)
-        if (calls.length === 0 || !offerTools) return
+        const calls = await round(sink, messages, reply, settings, offered.length > 0 ? offered : undefined, onActivity)
+        const forClient = calls.filter((call) => clientNames.has(call.name))
+        if (forClient.length > 0) return forClient
+        if (calls.length === 0 || !offerTools) return []
         messages.push({ role: 'assistant', content: reply.deltas.slice(textBefore).join('') || null, tool_calls: calls })
         for (const call of calls) {
           const outcome = await runTool(sink, call)

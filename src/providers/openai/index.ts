@@ -128,11 +128,14 @@ function requestBody(request: ChatRequest, model: string, options: OpenAIProvide
   if (temperature !== undefined) body.temperature = temperature
   const maxTokens = request.maxTokens ?? options.maxTokens
   if (maxTokens !== undefined) body.max_tokens = maxTokens
+  if (request.topP !== undefined) body.top_p = request.topP
+  if (request.stop !== undefined && request.stop.length > 0) body.stop = request.stop
   if (request.tools && request.tools.length > 0) {
     body.tools = request.tools.map((tool) => ({
       type: 'function',
       function: { name: tool.name, description: tool.description, parameters: tool.parameters },
     }))
+    if (request.toolChoice !== undefined) body.tool_choice = request.toolChoice
   }
   return body
 }
