@@ -26,6 +26,9 @@ const ENV = {
   // the runtime read its settings.
   RATE_LIMIT_BURST: '997',
   RATE_LIMIT_REQUESTS_PER_MINUTE: '1',
+  // Likewise the per-user chat start budget (burst 10, 20 a minute): the suite starts a few dozen
+  // chats per user within seconds. The running cap (CHAT_MAX_ACTIVE_PER_USER) stays at its default.
+  CHAT_START_BURST: '500',
 }
 
 before(async () => {
