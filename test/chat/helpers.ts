@@ -10,6 +10,7 @@ import { securityHeaders, withDocumentHeaders } from '../../src/middleware/secur
 import { createBuiltinProvider } from '../../src/providers/builtin/index.ts'
 import type { ChatProvider, ChatRequest, ProviderEvent } from '../../src/providers/ports.ts'
 import { createMemoryStores } from '../../src/storage/memory/index.ts'
+import type { ConversationStore } from '../../src/storage/ports.ts'
 import { AUTH, KEYS, memoryLogger } from '../helpers/app.ts'
 
 export { AUTH }
@@ -72,6 +73,18 @@ export function heldProvider() {
 
 /** Active timers of this process (leak checks). */
 export const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length
+
+/** How many of the user's conversations hold a question and its saved reply (two messages). */
+export async function answeredConversations(store: ConversationStore, userId: string): Promise<number> {
+  let answered = 0
+  let cursor: string | undefined
+  do {
+    const page = await store.list(userId, { limit: 100, cursor })
+    answered += page.items.filter((conversation) => conversation.messageCount === 2).length
+    cursor = page.nextCursor ?? undefined
+  } while (cursor)
+  return answered
+}
 
 export function controlledProvider() {
   const queue: ProviderEvent[] = []

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { createMemoryStores } from '../../src/storage/memory/index.ts'
-import { events, heldProvider, readFrames, timers } from '../chat/helpers.ts'
+import { answeredConversations, events, heldProvider, readFrames, timers } from '../chat/helpers.ts'
 import { eventually, startInstance } from '../helpers/instances.ts'
 import { keysWithTtl, startRedis } from '../helpers/redis-server.ts'
 
@@ -48,14 +48,7 @@ describe('aborted streams through Redis', () => {
       assert.equal(a.redis.port.channelListeners, 1)
       assert.equal(b.redis.port.channelListeners, 1)
       await eventually(() => timers() <= baseline, `timers back to baseline (${timers()} vs ${baseline})`)
-      let persisted = 0
-      let cursor: string | undefined
-      do {
-        const page = await stores.conversations.list('alice', { limit: 100, cursor })
-        persisted += page.items.filter((c) => c.messageCount === 2).length
-        cursor = page.nextCursor ?? undefined
-      } while (cursor)
-      assert.equal(persisted, 1_000, 'each job ran to completion and saved its reply')
+      assert.equal(await answeredConversations(stores.conversations, 'alice'), 1_000, 'each job ran to completion and saved its reply')
     } finally {
       await a.close()
       await b.close()

@@ -19,7 +19,7 @@ export { chatGateway } from './gateway.ts'
 export { createInMemoryJobManager, eventData, type ChatJob, type DataEvent, type InMemoryJobManager, type JobEvent, type JobHandle, type JobListener, type JobManager, type JobStats, type JobStatus, type TextEvent } from './jobs.ts'
 export { resultOf, type ChatResult } from './result.ts'
 export { createChatService, type ChatInput, type ChatService, type ChatServiceOptions } from './service.ts'
-export { eventStream, FrameWriter, Heartbeats, type StreamCounters } from './sse.ts'
+export { eventStream, FrameWriter, Heartbeats, sseResponse, type StreamCounters } from './sse.ts'
 export { createToolLoop, Reply, type ChatTools, type LoopSink, type ModelSettings, type ToolLoop } from './tool-loop.ts'
 export { createChatPersistence, type ChatPersistence } from './persistence.ts'
 

@@ -200,13 +200,26 @@ export function eventStream(c: Context<AppEnv>, options: EventStreamOptions): Re
       progress.end(stream.aborted)
     }
   })
-  // streamSSE's body with our own header set: its `Connection` and `Transfer-Encoding` are hop-by-hop
-  // and illegal on HTTP/2 (Node adds them itself on HTTP/1.1), and a plain header object keeps
-  // @hono/node-server from building and sorting a `Headers` object per stream.
+  return sseResponse(c, res, readable, progress, options.headers)
+}
+
+/**
+ * `streamSSE`'s body (`readable`, else `res.body`) with our own header set, its end reported through
+ * `progress`. streamSSE's `Connection` and `Transfer-Encoding` are hop-by-hop and illegal on HTTP/2
+ * (Node adds them itself on HTTP/1.1), and a plain header object keeps @hono/node-server from
+ * building and sorting a `Headers` object per stream.
+ */
+export function sseResponse(
+  c: Context<AppEnv>,
+  res: Response,
+  readable: ReadableStream<Uint8Array> | undefined,
+  progress: StreamProgress,
+  headers?: Record<string, string>,
+): Response {
   const sse = streamingResponse(c, readable ?? res.body, res.status, 'text/event-stream', {
     'cache-control': 'no-cache, no-transform',
     'x-accel-buffering': 'no',
-    ...options.headers,
+    ...headers,
   })
   scopeOf(c).reportStream(sse, progress)
   return sse

@@ -1,8 +1,8 @@
 import type { Context } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import type { AppEnv } from '../../env.ts'
-import { scopeOf, StreamProgress, streamingResponse } from '../../pipeline/index.ts'
-import { FrameWriter, type Heartbeats, type JobEvent } from '../chat/index.ts'
+import { StreamProgress } from '../../pipeline/index.ts'
+import { FrameWriter, sseResponse, type Heartbeats, type JobEvent } from '../chat/index.ts'
 import type { Completion, CompletionHooks } from './completion.ts'
 import { completionProblem, openAIError } from './errors.ts'
 import { ChunkFrames, DONE_FRAME, errorFrame, type CompletionIdentity } from './wire.ts'
@@ -70,12 +70,5 @@ export async function completionStream(
       progress.end(stream.aborted)
     }
   })
-  // As the chat streams do: our own header set, without streamSSE's hop-by-hop headers.
-  const sse = streamingResponse(c, readable ?? res.body, res.status, 'text/event-stream', {
-    'cache-control': 'no-cache, no-transform',
-    'x-accel-buffering': 'no',
-    ...options.headers,
-  })
-  scopeOf(c).reportStream(sse, progress)
-  return sse
+  return sseResponse(c, res, readable, progress, options.headers)
 }
