@@ -43,6 +43,7 @@ describe('start-up on a port already in use', () => {
 describe('the generated development key', () => {
   for (const spec of PROCESS_RUNTIMES) {
     it(`${spec.name}: is shown on stderr even at LOG_LEVEL=error, and it works`, async () => {
+      // LOG_LEVEL=error is what this test is about: the key must reach stderr even when info lines do not.
       const server = await spawnRuntime(spec, { LOG_LEVEL: 'error' })
       try {
         const res = await firstAnswer(server, '/health')

@@ -30,6 +30,14 @@ export interface Admission {
 export function createAdmission(options: AdmissionOptions): Admission {
   const { maxMessageChars, maxActivePerUser, starts } = options
   const running = new Map<string, number>()
+  /** The user's running generations; a 429 problem when they are at the cap. */
+  const checkRunning = (userId: string): number => {
+    const count = running.get(userId) ?? 0
+    if (maxActivePerUser > 0 && count >= maxActivePerUser) {
+      throw limited(`${maxActivePerUser} generations are already running for this user; wait for one to finish or stop it`, 1)
+    }
+    return count
+  }
 
   return {
     checkMessage(message) {
@@ -37,20 +45,14 @@ export function createAdmission(options: AdmissionOptions): Admission {
       if (message.length > maxMessageChars) throw invalidMessage(`message is longer than ${maxMessageChars} characters`)
     },
     async admit(userId) {
-      const count = running.get(userId) ?? 0
-      if (maxActivePerUser > 0 && count >= maxActivePerUser) {
-        throw limited(`${maxActivePerUser} generations are already running for this user; wait for one to finish or stop it`, 1)
-      }
+      // Checked before the start budget too, so a capped user does not spend starts.
+      checkRunning(userId)
       if (starts) {
         const taken = await starts.store.take(`chat-start:${userId}`, starts.spec)
         if (!taken.allowed) throw limited('Too many chats started; retry later', Math.max(1, Math.ceil(taken.retryAfterMs / 1000)))
       }
       // Counted after the await: two starts racing past the check both see the slot taken here.
-      const now = running.get(userId) ?? 0
-      if (maxActivePerUser > 0 && now >= maxActivePerUser) {
-        throw limited(`${maxActivePerUser} generations are already running for this user; wait for one to finish or stop it`, 1)
-      }
-      running.set(userId, now + 1)
+      running.set(userId, checkRunning(userId) + 1)
       let released = false
       return () => {
         if (released) return
