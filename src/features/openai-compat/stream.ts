@@ -61,7 +61,7 @@ export async function completionStream(
     } catch (error) {
       if (!cancel.signal.aborted) {
         const problem = completionProblem(error)
-        if (problem.status >= 500 && problem.extensions?.code === undefined) c.get('logger')?.error({ err: error }, 'completion failed mid-stream')
+        if (problem.status >= 500 && problem.extensions?.code === undefined) c.get('log')?.().error({ err: error }, 'completion failed mid-stream')
         out.push(errorFrame(openAIError(problem, c.get('requestId'))))
       }
     } finally {

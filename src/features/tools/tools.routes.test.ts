@@ -47,7 +47,7 @@ function app() {
   const app = new Hono<AppEnv>()
   app.use(requestId())
   app.use(async (c, next) => {
-    c.set('logger', logger)
+    c.set('log', () => logger)
     c.set('user', { id: c.req.header('x-test-user') ?? 'alice' })
     await next()
   })

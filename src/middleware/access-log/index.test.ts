@@ -28,7 +28,7 @@ function makeTinyApp(form: Form, options: Partial<AccessLogOptions> & { level?: 
 function define(app: import('hono').Hono<import('../../env.ts').AppEnv>) {
   app.get('/api/v1/conversations/:id', (c) => json(c, { id: c.req.param('id'), name: 'é' }))
   app.get('/api/v1/logs', (c) => {
-    c.get('logger').info({ step: 1 }, 'inside handler')
+    c.get('log')().info({ step: 1 }, 'inside handler')
     return json(c, { ok: true })
   })
   app.get('/api/v1/boom', () => {
@@ -81,6 +81,16 @@ for (const form of FORMS) describe(`access log (${form})`, () => {
     assert.equal(line.user_agent, 'test-agent/1.0')
     assert.equal(line.request_id, 'req-1')
     assert.equal(line.trace_id, 'trace-abc')
+  })
+
+  it('leaves out ip and user_agent when they are not known, rather than writing null', async () => {
+    const { app, lines } = tinyApp({ peerAddress: () => undefined })
+    await (await app.request('/api/v1/conversations/7')).text()
+    const [line] = accessLines(lines)
+    assert.equal(line.status, 200)
+    assert.equal('ip' in line, false)
+    assert.equal('user_agent' in line, false)
+    assert.equal(typeof line.request_id, 'string')
   })
 
   it('never logs Authorization, API keys or token query values', async () => {

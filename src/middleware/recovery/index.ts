@@ -20,10 +20,10 @@ export function recovery(options: RecoveryOptions): ErrorHandler<AppEnv> {
     const problem = toProblem(error)
     if (problem.status >= 500) {
       // The request's child logger already carries request_id; the fallback logger does not.
-      const requestLogger = c.get('logger')
+      const requestLogger = c.get('log')
       const cause = problem.cause ?? error
       const fields = { err: cause, method: c.req.method, path: c.req.path }
-      if (requestLogger) requestLogger.error(fields, 'request failed')
+      if (requestLogger) requestLogger().error(fields, 'request failed')
       else options.logger.error({ ...fields, request_id: c.get('requestId') }, 'request failed')
     }
     return problemResponse(c, problem)
