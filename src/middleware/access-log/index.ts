@@ -50,16 +50,20 @@ export function accessLog(options: AccessLogOptions): StageMiddleware {
 
   // One child per route template and method, carrying both already serialised: a request's line and
   // its own child descend from it. Methods a client invents all share one route (`unmatched`); past
-  // 1,024 templates nothing more is kept.
+  // 1,024 pairs nothing more is kept.
   const byRoute = new Map<string, Map<string, Logger>>()
+  let kept = 0
   const routeLogger = (method: string, route: string): Logger => {
     let byMethod = byRoute.get(route)
-    if (byMethod === undefined) {
-      byMethod = new Map()
-      if (byRoute.size < 1024) byRoute.set(route, byMethod)
-    }
+    if (byMethod === undefined) byRoute.set(route, (byMethod = new Map()))
     let child = byMethod.get(method)
-    if (child === undefined) byMethod.set(method, (child = logger.child({ method, route })))
+    if (child === undefined) {
+      child = logger.child({ method, route })
+      if (kept < 1024) {
+        byMethod.set(method, child)
+        kept++
+      }
+    }
     return child
   }
 

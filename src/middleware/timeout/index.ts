@@ -16,9 +16,10 @@ interface Pending {
 
 /**
  * Answers 504 (a problem with the request id) when the rest of the chain has not produced a response
- * within `ms`, or 408 when its body is still arriving then (a slow client, not a slow server). The handler is not cancelled (Web handlers have no cancellation hook) but its late
- * result is ignored. Streaming routes are placed outside it (they return their headers at once and
- * carry their own idle and total budgets).
+ * within `ms`, or 408 when its body is still arriving then (a slow client, not a slow server). The
+ * handler is not cancelled (Web handlers have no cancellation hook) but its late result is ignored.
+ * Streaming routes are placed outside it (they return their headers at once and carry their own idle
+ * and total budgets).
  *
  * Hand-rolled rather than Hono's `timeout()`: instead of a timer per request, every request joins one
  * list ordered by deadline (all share the same budget, so arrival order is deadline order) and a single
