@@ -5,7 +5,7 @@
  *   npm run bench -- --runtime bun     # Bun: (a) raw Bun.serve, (b) bare Hono on Bun.serve, (c) src/runtimes/bun.ts
  *   npm run bench -- --runtime deno    # Deno: (a) raw Deno.serve, (b) bare Hono on Deno.serve, (c) `npm run start:deno`'s command
  *   npm run bench -- --runtime all --rounds 2 --duration 5
- *   npm run bench -- --ablate          # plus bare Hono sending the app's headers; on Node the chain rebuilt one middleware at a time
+ *   npm run bench -- --ablate          # plus bare Hono sending the app's headers (and also writing the app's access line); on Node the chain rebuilt one middleware at a time
  *   npm run bench -- --against DIR     # plus (d): the app of another checkout (e.g. `git worktree add DIR <commit>`, node_modules linked)
  *   npm run bench -- --profile         # one run of (c) under --cpu-prof: µs per request by middleware
  *   npm run bench -- --profile --runtime deno   # Bun: --cpu-prof; Deno: a profile taken over --inspect
@@ -109,7 +109,7 @@ function variantsFor(runtime: Runtime, profileFlags: string[] = []): Variant[] {
     ]
   }
   const [deno, run, ...appArgs] = denoStart()
-  const benchServer = (script: string) => [deno, run, ...profileFlags, '--allow-net', '--allow-env', '--allow-read', script]
+  const benchServer = (script: string) => [deno, run, ...profileFlags, '--allow-net', '--allow-env', '--allow-read', '--allow-sys', script]
   return [
     { name: 'deno a raw Deno.serve', command: benchServer('bench/servers/raw-fetch.ts'), path },
     { name: 'deno b bare Hono', command: benchServer('bench/servers/hono-fetch.ts'), path },
@@ -123,6 +123,11 @@ function ablationVariants(): Variant[] {
     const bare = variantsFor(runtime)[1]
     return { ...bare, name: `${runtime} b' Hono + app headers`, env: { BENCH_HEADERS: '1' } }
   })
+  // The same, also writing the app's access line: the floor for a server with those headers and that log.
+  for (const runtime of RUNTIMES) {
+    const bare = variantsFor(runtime)[1]
+    variants.push({ ...bare, name: `${runtime} b" Hono + app headers + access line`, env: { BENCH_HEADERS: '1', BENCH_ACCESS_LOG: '1' } })
+  }
   if (!RUNTIMES.includes('node')) return variants
   for (let i = 0; i <= CHAIN.length; i++) {
     variants.push({
@@ -181,6 +186,10 @@ for (const runtime of RUNTIMES) {
     [c, named('p'), 'full app / Fastify stack', '≥ 1.3'],
     [c, named('d'), 'full app / previous app', '≥ 1.0'],
     [c, `${runtime} b' Hono + app headers`, "full app / bare Hono + the app's headers", runtime === 'node' ? undefined : '≥ 0.85'],
+    [c, `${runtime} b" Hono + app headers + access line`, 'full app / bare Hono + headers + access line'],
+    // The most the full app can reach while sending those headers and writing that line.
+    [`${runtime} b" Hono + app headers + access line`, b, 'bare Hono + headers + access line / bare Hono'],
+    [`${runtime} b" Hono + app headers + access line`, `${runtime} b' Hono + app headers`, "bare Hono + headers + access line / bare Hono + the app's headers"],
   ])
 }
 if (args.ablate) {
