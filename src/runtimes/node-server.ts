@@ -136,16 +136,11 @@ export function startPlainServer(fetch: Fetch, host: string, port: number): Prom
   } as ServerConfig)
 }
 
-/** The response Node has attached to an HTTP/1 connection (`socket._httpMessage`), if one is in flight. */
-function responseInFlight(socket: Socket): ServerResponse | null | undefined {
-  return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
-}
-
 /**
  * Tracks connections for the drain. Node's own `closeIdleConnections` exists only on `http.Server`;
- * HTTP/1.1 fallback connections on an HTTP/2 server need this bookkeeping anyway. Nothing runs per
- * request: at drain time a connection's in-flight response is `socket._httpMessage` (set by Node
- * while a response is attached, the property http-terminator relies on too).
+ * HTTP/1.1 fallback connections on an HTTP/2 server need this bookkeeping anyway. Each HTTP/1
+ * request costs one `request` listener call that notes its response (Node's public API; the socket's
+ * own `_httpMessage` is private): the newest response on a connection, unfinished, is in flight.
  */
 function trackConnections(server: ServerType, tls: boolean) {
   /** Every accepted TCP socket, destroyed at the deadline. */
@@ -168,6 +163,14 @@ function trackConnections(server: ServerType, tls: boolean) {
   if (tls) server.on('secureConnection', (socket: Socket & { alpnProtocol?: string | false }) => {
     if (socket.alpnProtocol !== 'h2') watch(socket)
   })
+  const responses = new WeakMap<Socket, ServerResponse>()
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    if (request.httpVersionMajor === 1) responses.set(request.socket, response)
+  })
+  const responseInFlight = (socket: Socket): ServerResponse | undefined => {
+    const response = responses.get(socket)
+    return response === undefined || response.writableFinished ? undefined : response
+  }
   server.on('session', (session: Http2Session) => {
     // An HTTP/2 connection is not HTTP/1: its streams are drained by GOAWAY (session.close()).
     if (session.socket) http1.delete(session.socket as Socket)
@@ -179,7 +182,7 @@ function trackConnections(server: ServerType, tls: boolean) {
   /** Ends an HTTP/1 connection now if it is idle, else once its in-flight response is done. */
   const endWhenIdle = (socket: Socket) => {
     const inFlight = responseInFlight(socket)
-    if (!inFlight || inFlight.writableFinished) {
+    if (!inFlight) {
       socket.end()
       return
     }
