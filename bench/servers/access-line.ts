@@ -3,13 +3,15 @@
 // and the two reads it makes of the request (peer address, User-Agent). With the app's headers, it
 // is what any server sending those headers and writing that log costs before the rest of the chain.
 import type { Context } from 'hono'
+import { getRuntimeKey } from 'hono/adapter'
+import { utf8Length } from '../../src/pipeline/end.ts'
 import { processLogger } from '../../src/runtimes/process.ts'
 
 type PeerAddress = (c: Context) => string | undefined
 
 /** The peer address as the app's entrypoint for this runtime reads it. */
 async function peerAddress(): Promise<PeerAddress> {
-  const runtime = (globalThis as { Bun?: unknown; Deno?: unknown }).Bun ? 'bun' : (globalThis as { Deno?: unknown }).Deno ? 'deno' : 'node'
+  const runtime = getRuntimeKey()
   const { getConnInfo } = runtime === 'bun' ? await import('hono/bun') : runtime === 'deno' ? await import('hono/deno') : await import('@hono/node-server/conninfo')
   return (c) => getConnInfo(c).remote.address
 }
@@ -25,7 +27,7 @@ export async function accessLine(route: string): Promise<(c: Context, requestId:
         request_id: requestId,
         path: c.req.path,
         status,
-        bytes: body.length,
+        bytes: utf8Length(body),
         duration_ms: Math.round((performance.now() - startedAt) * 1000) / 1000,
         ip: peer(c),
         user_agent: c.req.header('user-agent'),
